@@ -1,0 +1,173 @@
+"""Stage 1: validate the month's CSV files in S3 and enqueue their records on SQS."""
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import dagster as dg
+from pydantic import Field
+
+from statement_pipeline.core import schedule as core
+from statement_pipeline.core.plan import FileRef, FileScan, MonthPlan
+from statement_pipeline.partitions import monthly_partitions
+from statement_pipeline.resources import SQSResource, StatementFilesResource
+
+
+class SchedulingConfig(dg.Config):
+    """How the month's files are scheduled."""
+
+    files_in_parallel: int = Field(
+        default=4, ge=1, le=64, description="Files validated and enqueued at the same time."
+    )
+    records_per_message: int = Field(
+        default=250,
+        ge=1,
+        le=5000,
+        description="Statements per SQS message (more: fewer calls and a shallower queue).",
+    )
+
+
+@dataclass(frozen=True)
+class FileGroup:
+    """Files one scheduling op handles, with the run's options."""
+
+    index: int
+    files: list[FileRef]
+    records_per_message: int
+    started: float
+
+
+@dataclass(frozen=True)
+class ScannedGroup:
+    group: FileGroup
+    scans: list[FileScan]
+
+
+@dataclass(frozen=True)
+class EnqueueTask:
+    group: FileGroup
+    plan: MonthPlan
+    keys: list[str]
+
+
+@dg.op(out=dg.DynamicOut(FileGroup))
+def discover_statement_files(
+    context: dg.OpExecutionContext,
+    config: SchedulingConfig,
+    statement_files: StatementFilesResource,
+) -> Iterator[dg.DynamicOutput[FileGroup]]:
+    """List the month's .csv files and split them into groups for parallel ops."""
+    started = time.time()
+    month = context.partition_key
+    listing = core.list_month_files(
+        statement_files.get_client(),
+        statement_files.resolved_bucket(),
+        statement_files.resolved_prefix(),
+        month,
+    )
+    for key, reason in listing.ignored:
+        context.log.warning(f"ignored {key}: {reason}")
+    if not listing.files:
+        raise dg.Failure(
+            f"no statement files for {month} under "
+            f"s3://{statement_files.resolved_bucket()}/{statement_files.resolved_prefix()}{month}/"
+        )
+    context.log.info(
+        f"{month}: {len(listing.files)} files, {sum(f.size for f in listing.files):,} bytes"
+    )
+    for index, files in enumerate(core.split_evenly(listing.files, config.files_in_parallel)):
+        yield dg.DynamicOutput(
+            FileGroup(index, files, config.records_per_message, started),
+            mapping_key=f"files_{index}",
+        )
+
+
+@dg.op
+def validate_statement_files(
+    context: dg.OpExecutionContext,
+    group: FileGroup,
+    statement_files: StatementFilesResource,
+) -> ScannedGroup:
+    """Validate every row of the group's files; a file-level problem fails the month here."""
+    scans = core.scan_files(
+        statement_files.get_client(),
+        statement_files.resolved_bucket(),
+        context.partition_key,
+        group.files,
+    )
+    for scan in scans:
+        context.log.info(
+            f"{scan.ref.key}: {scan.rows} rows, {len(scan.valid)} valid, "
+            f"{len(scan.rejects)} rejected"
+        )
+    return ScannedGroup(group, scans)
+
+
+@dg.op(out=dg.DynamicOut(EnqueueTask))
+def plan_month_import(
+    context: dg.OpExecutionContext,
+    scanned: list[ScannedGroup],
+    statement_files: StatementFilesResource,
+) -> Iterator[dg.DynamicOutput[EnqueueTask]]:
+    """Resolve duplicates across the month, write the rejects objects, hand out enqueue work."""
+    month = context.partition_key
+    plan = core.plan_and_report(
+        statement_files.get_client(),
+        statement_files.resolved_bucket(),
+        statement_files.resolved_prefix(),
+        month,
+        [scan for group in scanned for scan in group.scans],
+    )
+    for line in core.describe_plan(plan):
+        context.log.info(line)
+    for group in sorted(scanned, key=lambda g: g.group.index):
+        yield dg.DynamicOutput(
+            EnqueueTask(group.group, plan, [s.ref.key for s in group.scans]),
+            mapping_key=f"files_{group.group.index}",
+        )
+
+
+@dg.op
+def enqueue_statement_files(
+    context: dg.OpExecutionContext,
+    task: EnqueueTask,
+    statement_files: StatementFilesResource,
+    statement_queue: SQSResource,
+) -> core.EnqueueResult:
+    """Send the planned records of the group's files to SQS, many records per message."""
+    sqs = statement_queue.get_client()
+    queue_url, _ = statement_queue.queue_urls(sqs)
+    result = core.enqueue_files(
+        s3=statement_files.get_client(),
+        bucket=statement_files.resolved_bucket(),
+        sqs=sqs,
+        queue_url=queue_url,
+        plan=task.plan,
+        keys=task.keys,
+        records_per_message=task.group.records_per_message,
+    )
+    context.log.info(
+        f"enqueued {result.records} records in {result.messages} messages "
+        f"({result.calls} SendMessageBatch calls)"
+    )
+    return result
+
+
+@dg.op
+def summarize_scheduling(
+    context: dg.OpExecutionContext, results: list[core.EnqueueResult], tasks: list[EnqueueTask]
+) -> dg.Output[core.ScheduledMonth]:
+    """Combine the groups' results into the month's scheduling summary."""
+    plan = tasks[0].plan
+    started = min(t.group.started for t in tasks)
+    summary = core.summarize(plan, results, seconds=time.time() - started)
+    return dg.Output(summary, metadata=core.scheduling_metadata(summary))
+
+
+@dg.graph_asset(partitions_def=monthly_partitions, group_name="statements")
+def scheduled_statements() -> core.ScheduledMonth:
+    """The month's statement records, validated from the S3 files and queued on SQS."""
+    scanned = discover_statement_files().map(validate_statement_files).collect()
+    tasks = plan_month_import(scanned)
+    results = tasks.map(enqueue_statement_files).collect()
+    return summarize_scheduling(results, tasks.collect())

@@ -1,0 +1,84 @@
+"""Asset checks that prove a month's import from the table and the queues themselves."""
+
+from collections.abc import Iterable
+
+import dagster as dg
+from pydantic import Field
+
+from statement_pipeline.assets.loading import loaded_statements
+from statement_pipeline.core import verify
+from statement_pipeline.core.load import LoadedMonth
+from statement_pipeline.partitions import monthly_partitions
+from statement_pipeline.resources import DynamoDBResource, SQSResource
+
+_ASSET = loaded_statements.key
+
+
+class RejectRateConfig(dg.Config):
+    max_reject_rate: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Largest share of a month's rows that may be rejected before the check fails.",
+    )
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            "table_count_matches_valid_rows",
+            asset=_ASSET,
+            partitions_def=monthly_partitions,
+            description="Items of the month counted in the table equal the valid rows.",
+        ),
+        dg.AssetCheckSpec(
+            "queue_drained",
+            asset=_ASSET,
+            partitions_def=monthly_partitions,
+            description="Nothing of the month is left in the queue, and none of it in the DLQ.",
+        ),
+        dg.AssetCheckSpec(
+            "no_rejected_rows",
+            asset=_ASSET,
+            partitions_def=monthly_partitions,
+            description="Warns when rows of the month were rejected (see the rejects objects).",
+        ),
+        dg.AssetCheckSpec(
+            "reject_rate_below_limit",
+            asset=_ASSET,
+            partitions_def=monthly_partitions,
+            description="Fails when the month's reject rate exceeds the configured limit.",
+        ),
+    ],
+    ins={"loaded": dg.AssetIn(key=_ASSET)},
+)
+def statement_checks(
+    context: dg.AssetCheckExecutionContext,
+    config: RejectRateConfig,
+    loaded: LoadedMonth,
+    statement_queue: SQSResource,
+    statement_table: DynamoDBResource,
+) -> Iterable[dg.AssetCheckResult]:
+    """Count the month in the table, inspect the queues, and judge the rejects."""
+    sqs = statement_queue.get_client()
+    queue_url, dlq_url = statement_queue.queue_urls(sqs)
+    findings = verify.verify_month(
+        loaded,
+        dynamodb=statement_table.get_client(),
+        table=statement_table.resolved_table_name(),
+        sqs=sqs,
+        queue_url=queue_url,
+        dlq_url=dlq_url,
+        max_reject_rate=config.max_reject_rate,
+    )
+    for finding in findings:
+        yield dg.AssetCheckResult(
+            check_name=finding.name,
+            asset_key=_ASSET,
+            passed=finding.passed,
+            severity=dg.AssetCheckSeverity.WARN
+            if finding.severity == "WARN"
+            else dg.AssetCheckSeverity.ERROR,
+            description=finding.description,
+            metadata=finding.metadata,
+        )

@@ -1,0 +1,307 @@
+"""The scheduler's steps: list a month's files, scan them, plan, write rejects, enqueue."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from statement_pipeline.core import layout
+from statement_pipeline.core.messages import encode, pack
+from statement_pipeline.core.plan import (
+    FilePlan,
+    FileRef,
+    FileScan,
+    MonthPlan,
+    plan_month,
+    planned_records,
+    render_rejects,
+    scan_file,
+)
+from statement_pipeline.core.queue import MAX_BATCH_BYTES, send_messages
+from statement_pipeline.core.records import FileFormatError
+from statement_pipeline.core.retry import Backoff
+
+log = logging.getLogger(__name__)
+
+# Below SQS's 1 MiB message limit with room for the batch envelope.
+DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
+
+
+class FileChanged(RuntimeError):
+    """A file was replaced while its month was being imported; a new run will pick it up."""
+
+
+@dataclass
+class MonthListing:
+    files: list[FileRef]
+    ignored: list[tuple[str, str]]
+
+
+def list_month_files(s3: Any, bucket: str, prefix: str, month: str) -> MonthListing:
+    """Every .csv object under the month's folder (paginated), with what was ignored and why."""
+    files: list[FileRef] = []
+    ignored: list[tuple[str, str]] = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=layout.month_prefix(prefix, month)):
+        for obj in page.get("Contents", []):
+            key = obj["Key"]
+            if key.endswith("/"):
+                continue
+            verdict = layout.classify_key(prefix, key)
+            if verdict.month != month:
+                ignored.append((key, verdict.reason or "another month"))
+                continue
+            files.append(FileRef(key, obj["ETag"], int(obj.get("Size", 0))))
+    files.sort(key=lambda f: f.key)
+    return MonthListing(files, ignored)
+
+
+def split_evenly(files: Sequence[FileRef], groups: int) -> list[list[FileRef]]:
+    """Spread files over at most `groups` groups, largest first, balancing bytes."""
+    count = max(1, min(groups, len(files)))
+    buckets: list[list[FileRef]] = [[] for _ in range(count)]
+    sizes = [0] * count
+    for ref in sorted(files, key=lambda f: (-f.size, f.key)):
+        target = sizes.index(min(sizes))
+        buckets[target].append(ref)
+        sizes[target] += ref.size
+    return [sorted(b, key=lambda f: f.key) for b in buckets if b]
+
+
+def open_version(s3: Any, bucket: str, ref: FileRef) -> Any:
+    """Stream exactly the listed version of a file, or fail if it has been replaced since."""
+    try:
+        return s3.get_object(Bucket=bucket, Key=ref.key, IfMatch=ref.etag)["Body"]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in ("PreconditionFailed", "412", "NoSuchKey", "404"):
+            raise FileChanged(
+                f"{ref.key}: replaced or removed during the import ({code}); "
+                "the next run imports the new version"
+            ) from exc
+        raise
+
+
+def scan_files(s3: Any, bucket: str, month: str, refs: Sequence[FileRef]) -> list[FileScan]:
+    """Validate each file completely; the first file-level problem stops the month."""
+    scans = []
+    for ref in refs:
+        if ref.size == 0:
+            raise FileFormatError(ref.key, "the object is empty")
+        body = open_version(s3, bucket, ref)
+        try:
+            scans.append(scan_file(ref, body, month))
+        finally:
+            body.close()
+    return scans
+
+
+def plan_and_report(
+    s3: Any, bucket: str, prefix: str, month: str, scans: Sequence[FileScan]
+) -> MonthPlan:
+    """Plan the month and make its rejects objects say exactly what this import rejected."""
+    plan = plan_month(month, scans)
+    written: set[str] = set()
+    for key, rejects in plan.rejects.items():
+        if any(not r.raw for r in rejects):
+            rejects = _with_raw(s3, bucket, month, key, plan, rejects)
+            plan.rejects[key] = rejects
+        target = layout.rejects_key(prefix, month, key)
+        s3.put_object(
+            Bucket=bucket,
+            Key=target,
+            Body=render_rejects(key, plan.headers[key], rejects),
+            ContentType="text/csv",
+        )
+        written.add(target)
+    # Rejects of an earlier import of this month that no longer apply would mislead.
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=layout.rejects_prefix(month)):
+        for obj in page.get("Contents", []):
+            if obj["Key"].endswith(layout.REJECTS_SUFFIX) and obj["Key"] not in written:
+                s3.delete_object(Bucket=bucket, Key=obj["Key"])
+    return plan
+
+
+def _with_raw(s3: Any, bucket: str, month: str, key: str, plan: MonthPlan, rejects: list) -> list:
+    """Fill in the fields of rejected duplicate rows, which the scan did not keep."""
+    from dataclasses import replace
+
+    ref = next(f.ref for f in plan.files if f.ref.key == key)
+    need = {r.line for r in rejects if not r.raw}
+    raws = raw_rows(open_version(s3, bucket, ref), key, month, need)
+    return [replace(r, raw=raws.get(r.line, ())) if not r.raw else r for r in rejects]
+
+
+def raw_rows(stream: Any, key: str, month: str, lines: set[int]) -> dict[int, tuple[str, ...]]:
+    from statement_pipeline.core.records import StatementReader
+
+    found: dict[int, tuple[str, ...]] = {}
+    for row in StatementReader(stream, key, month):
+        if row.line in lines:
+            found[row.line] = tuple(getattr(row, "raw", None) or row.values)
+    return found
+
+
+def describe_plan(plan: MonthPlan) -> list[str]:
+    """Log lines about a plan: counts, file names and line numbers only, never row values."""
+    lines = [
+        f"{plan.period}: {plan.rows} rows, {plan.expected} statements to load, "
+        f"{plan.rejected} rejected, {len(plan.duplicates)} identical duplicates loaded once, "
+        f"{len(plan.conflict_ids)} statement ids with conflicting rows"
+    ]
+    for key, rejects in plan.rejects.items():
+        shown = ", ".join(f"line {r.line}: {r.reason}" for r in rejects[:20])
+        more = f" (+{len(rejects) - 20} more)" if len(rejects) > 20 else ""
+        lines.append(f"{key}: {len(rejects)} rejected: {shown}{more}")
+    for dup in plan.duplicates[:20]:
+        lines.append(
+            f"{dup.key} line {dup.line}: identical to {dup.first_key} line {dup.first_line}"
+            " (loaded once)"
+        )
+    for key, extra in plan.extra_columns.items():
+        lines.append(f"{key}: ignored unknown columns {', '.join(extra)}")
+    return lines
+
+
+@dataclass
+class EnqueueResult:
+    records: int = 0
+    messages: int = 0
+    calls: int = 0
+    retried_entries: int = 0
+    bytes_sent: int = 0
+    per_file: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Counter:
+    records: int = 0
+
+
+def _bodies(
+    file_plan: FilePlan,
+    body: Any,
+    period: str,
+    records_per_message: int,
+    max_message_bytes: int,
+    counter: _Counter,
+) -> Iterator[str]:
+    for batch in pack(
+        planned_records(file_plan, body, period),
+        period=period,
+        source_key=file_plan.ref.key,
+        source_etag=file_plan.ref.etag,
+        max_records=records_per_message,
+        max_bytes=max_message_bytes,
+    ):
+        counter.records += len(batch.records)
+        yield encode(batch)
+
+
+def enqueue_files(
+    *,
+    s3: Any,
+    bucket: str,
+    sqs: Any,
+    queue_url: str,
+    plan: MonthPlan,
+    keys: Sequence[str],
+    records_per_message: int,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    backoff: Backoff | None = None,
+) -> EnqueueResult:
+    """Re-read each planned file version and send its records in batches of messages."""
+    backoff = backoff or Backoff()
+    result = EnqueueResult()
+    by_key = {f.ref.key: f for f in plan.files}
+    for key in keys:
+        file_plan = by_key[key]
+        body = open_version(s3, bucket, file_plan.ref)
+        counter = _Counter()
+        try:
+            stats = send_messages(
+                sqs,
+                queue_url,
+                _bodies(
+                    file_plan, body, plan.period, records_per_message, max_message_bytes, counter
+                ),
+                backoff,
+                max_bytes=MAX_BATCH_BYTES,
+            )
+        finally:
+            body.close()
+        sent = counter.records
+        if sent != file_plan.expected:
+            raise FileChanged(
+                f"{key}: read {sent} records on the second pass, planned {file_plan.expected}"
+            )
+        result.records += sent
+        result.messages += stats.messages
+        result.calls += stats.calls
+        result.retried_entries += stats.retried_entries
+        result.bytes_sent += stats.bytes
+        result.per_file[key] = sent
+    return result
+
+
+@dataclass
+class ScheduledMonth:
+    """The scheduling asset's value: what the month is, and what was queued for it."""
+
+    period: str
+    sources: dict[str, str]
+    files: int
+    bytes: int
+    rows: int
+    expected: int
+    rejected: int
+    duplicates: int
+    conflict_ids: list[str]
+    rejects_keys: list[str]
+    messages: int
+    send_calls: int
+    retried_entries: int
+    seconds: float
+
+
+def summarize(plan: MonthPlan, results: Sequence[EnqueueResult], seconds: float) -> ScheduledMonth:
+    queued = sum(r.records for r in results)
+    if queued != plan.expected:
+        raise RuntimeError(f"queued {queued} records, planned {plan.expected}")
+    return ScheduledMonth(
+        period=plan.period,
+        sources=plan.sources,
+        files=len(plan.files),
+        bytes=sum(f.ref.size for f in plan.files),
+        rows=plan.rows,
+        expected=plan.expected,
+        rejected=plan.rejected,
+        duplicates=len(plan.duplicates),
+        conflict_ids=list(plan.conflict_ids),
+        rejects_keys=sorted(plan.rejects),
+        messages=sum(r.messages for r in results),
+        send_calls=sum(r.calls for r in results),
+        retried_entries=sum(r.retried_entries for r in results),
+        seconds=round(seconds, 3),
+    )
+
+
+def scheduling_metadata(s: ScheduledMonth) -> dict[str, Any]:
+    return {
+        "files": s.files,
+        "bytes": s.bytes,
+        "rows": s.rows,
+        "valid": s.expected,
+        "rejected": s.rejected,
+        "duplicates": s.duplicates,
+        "conflicting_ids": len(s.conflict_ids),
+        "messages": s.messages,
+        "send_calls": s.send_calls,
+        "seconds": s.seconds,
+        "records_per_second": round(s.expected / s.seconds, 1) if s.seconds > 0 else 0.0,
+    }

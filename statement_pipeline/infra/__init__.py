@@ -1,0 +1,1 @@
+"""AWS set-up: resource bootstrap, IAM policies, the embedded local AWS (no Dagster import)."""

@@ -1,0 +1,52 @@
+"""Shared fixtures: fake AWS credentials for every test, moto in-process and as a real server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from statement_pipeline.infra.localaws import LocalAws
+
+REGION = "eu-west-1"
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
+    """No test can reach real AWS: fake keys, no profile files, no endpoint leaking in."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "STATEMENT_")):
+            monkeypatch.delenv(name, raising=False)
+    empty = tmp_path_factory.getbasetemp() / "no-aws-config"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """In-process moto: every boto3 client made inside the test talks to it."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture(scope="session")
+def local_aws_server() -> Iterator[LocalAws]:
+    """One moto server in its own process for the session (reset by `moto_endpoint`)."""
+    with LocalAws() as server:
+        yield server
+
+
+@pytest.fixture
+def moto_endpoint(local_aws_server: LocalAws, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A freshly reset moto server over HTTP, with AWS_ENDPOINT_URL pointing at it."""
+    local_aws_server.reset()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", local_aws_server.endpoint)
+    return local_aws_server.endpoint
