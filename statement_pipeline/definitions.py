@@ -5,6 +5,7 @@ from dagster_aws.s3 import S3Resource
 
 from statement_pipeline.assets import loaded_statements, scheduled_statements
 from statement_pipeline.checks import statement_checks
+from statement_pipeline.executor import statement_executor
 from statement_pipeline.jobs import import_statements_job
 from statement_pipeline.resources import DynamoDBResource, SQSResource, StatementFilesResource
 
@@ -20,5 +21,5 @@ defs = dg.Definitions(
         "statement_queue": SQSResource(),
         "statement_table": DynamoDBResource(),
     },
-    executor=dg.multiprocess_executor,
+    executor=statement_executor,
 )

@@ -56,7 +56,7 @@ def run_import(
     )
     report = RunReport(run_id=result.run_id, success=result.success)
     for event in result.get_asset_materialization_events():
-        mat = event.asset_materialization
+        mat = event.event_specific_data.materialization  # type: ignore[union-attr]
         if mat is not None:
             report.materializations[mat.asset_key.to_user_string()] = {
                 k: _plain(v) for k, v in mat.metadata.items()

@@ -8,12 +8,15 @@ import dagster as dg
 from pydantic import Field
 
 from statement_pipeline.core import load as core
+from statement_pipeline.core.loader import DrainSettings
+from statement_pipeline.core.retry import Backoff
 from statement_pipeline.core.schedule import ScheduledMonth
+from statement_pipeline.core.table import month_has_items
 from statement_pipeline.partitions import monthly_partitions
 from statement_pipeline.resources import DynamoDBResource, SQSResource, StatementFilesResource
 
-# Loader ops of every run share this pool: its limit in dagster.yaml caps the loaders writing
-# to the table at once across runs, so a backfill cannot overrun the table's capacity.
+# Loader ops of every run share this pool: its limit (dagster.yaml) caps the loader ops that
+# write to the table at once across runs, so a backfill cannot overrun the table's capacity.
 TABLE_WRITE_POOL = "statement_table_writes"
 
 
@@ -21,7 +24,16 @@ class LoadingConfig(dg.Config):
     """How the month's records are loaded."""
 
     loaders: int = Field(
-        default=4, ge=1, le=64, description="Loader ops draining the queue in parallel."
+        default=4, ge=1, le=64, description="Loader workers draining the queue at once."
+    )
+    loader_ops: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "Ops the loaders are spread over (threads within each). With the multiprocess "
+            "executor, set it to `loaders` to run every loader in its own process."
+        ),
     )
     target_utilisation: float = Field(
         default=0.8,
@@ -33,11 +45,6 @@ class LoadingConfig(dg.Config):
     visibility_timeout_seconds: int = Field(
         default=300, ge=10, le=43200, description="How long a received message stays hidden."
     )
-    empty_queue_grace_seconds: float = Field(
-        default=60.0,
-        ge=0,
-        description="How long the queue must look empty before missing statements fail the run.",
-    )
     deadline_seconds: float = Field(
         default=3600.0, gt=0, description="Longest a loader works before the run fails."
     )
@@ -45,11 +52,12 @@ class LoadingConfig(dg.Config):
 
 @dataclass(frozen=True)
 class LoaderTask:
-    """One loader's share of the work."""
+    """One loader op's share of the work."""
 
     index: int
     month: ScheduledMonth
     settings: core.LoaderSettings
+    had_items_before: bool
     started: float
 
 
@@ -62,20 +70,26 @@ def start_loaders(
 ) -> Iterator[dg.DynamicOutput[LoaderTask]]:
     """Read the table's capacity and give each loader its share of the write budget."""
     started = time.time()
+    ddb = statement_table.get_client()
+    table = statement_table.resolved_table_name()
     settings = core.plan_loaders(
-        statement_table.get_client(),
-        statement_table.resolved_table_name(),
+        ddb,
+        table,
         loaders=config.loaders,
+        loader_ops=config.loader_ops,
         target_utilisation=config.target_utilisation,
-        messages_per_receive=config.messages_per_receive,
-        visibility_timeout=config.visibility_timeout_seconds,
-        empty_grace_seconds=config.empty_queue_grace_seconds,
-        deadline_seconds=config.deadline_seconds,
+        drain=DrainSettings(
+            max_messages=config.messages_per_receive,
+            visibility_timeout=config.visibility_timeout_seconds,
+            deadline_seconds=config.deadline_seconds,
+        ),
     )
+    had_items = month_has_items(ddb, table, scheduled.period, Backoff())
     context.log.info(core.describe_settings(settings))
-    for index in range(config.loaders):
+    for index in range(settings.loader_ops):
         yield dg.DynamicOutput(
-            LoaderTask(index, scheduled, settings, started), mapping_key=f"loader_{index}"
+            LoaderTask(index, scheduled, settings, had_items, started),
+            mapping_key=f"loader_{index}",
         )
 
 
@@ -87,10 +101,11 @@ def load_statements(
     statement_queue: SQSResource,
     statement_table: DynamoDBResource,
 ) -> core.LoaderResult:
-    """Drain the queue into the table until every statement of the month is written."""
+    """Drain the queue into the table with this op's share of the loader workers."""
     sqs = statement_queue.get_client()
     queue_url, dlq_url = statement_queue.queue_urls(sqs)
-    result = core.run_loader(
+    result = core.run_loader_op(
+        workers=task.settings.workers_of(task.index),
         sqs=sqs,
         queue_url=queue_url,
         dlq_url=dlq_url,
@@ -115,18 +130,18 @@ def finish_load(
     statement_table: DynamoDBResource,
     statement_files: StatementFilesResource,
 ) -> dg.Output[core.LoadedMonth]:
-    """Remove statements no longer in the month's files, then summarise the load."""
-    month = tasks[0].month
-    started = min(t.started for t in tasks)
+    """Remove statements no current file holds and prove the month complete."""
+    task = tasks[0]
     loaded = core.finish(
         statement_table.get_client(),
         statement_table.resolved_table_name(),
         statement_files.get_client(),
         statement_files.resolved_bucket(),
-        month,
+        task.month,
         results,
-        settings=tasks[0].settings,
-        started=started,
+        settings=task.settings,
+        had_items_before=task.had_items_before,
+        started=task.started,
     )
     context.log.info(core.describe_loaded(loaded))
     return dg.Output(loaded, metadata=core.loading_metadata(loaded))

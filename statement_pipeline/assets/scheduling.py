@@ -17,7 +17,16 @@ class SchedulingConfig(dg.Config):
     """How the month's files are scheduled."""
 
     files_in_parallel: int = Field(
-        default=4, ge=1, le=64, description="Files validated and enqueued at the same time."
+        default=4, ge=1, le=64, description="Files validated and enqueued at once (threads)."
+    )
+    file_ops: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "Ops the files are spread over. With the multiprocess executor, more ops validate "
+            "and enqueue files in separate processes."
+        ),
     )
     records_per_message: int = Field(
         default=250,
@@ -34,6 +43,7 @@ class FileGroup:
     index: int
     files: list[FileRef]
     records_per_message: int
+    files_in_parallel: int
     started: float
 
 
@@ -75,9 +85,10 @@ def discover_statement_files(
     context.log.info(
         f"{month}: {len(listing.files)} files, {sum(f.size for f in listing.files):,} bytes"
     )
-    for index, files in enumerate(core.split_evenly(listing.files, config.files_in_parallel)):
+    groups = core.split_evenly(listing.files, config.file_ops)
+    for index, files in enumerate(groups):
         yield dg.DynamicOutput(
-            FileGroup(index, files, config.records_per_message, started),
+            FileGroup(index, files, config.records_per_message, config.files_in_parallel, started),
             mapping_key=f"files_{index}",
         )
 
@@ -94,6 +105,7 @@ def validate_statement_files(
         statement_files.resolved_bucket(),
         context.partition_key,
         group.files,
+        threads=group.files_in_parallel,
     )
     for scan in scans:
         context.log.info(
@@ -145,6 +157,7 @@ def enqueue_statement_files(
         plan=task.plan,
         keys=task.keys,
         records_per_message=task.group.records_per_message,
+        threads=task.group.files_in_parallel,
     )
     context.log.info(
         f"enqueued {result.records} records in {result.messages} messages "

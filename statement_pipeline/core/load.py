@@ -1,19 +1,29 @@
-"""The loading stage: capacity planning per loader, running a loader, finishing the month."""
+"""The loading stage: the write budget, loader workers in threads, finishing the month."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from statement_pipeline.core.loader import Drainer, DrainSettings, SourceVersions, Superseded
+from statement_pipeline.core.loader import (
+    Drainer,
+    DrainSettings,
+    DrainStats,
+    LoadIncomplete,
+    SourceVersions,
+    Superseded,
+)
 from statement_pipeline.core.ratelimit import TokenBucket, per_loader_rate
 from statement_pipeline.core.retry import Backoff
 from statement_pipeline.core.schedule import ScheduledMonth
 from statement_pipeline.core.table import (
     BatchWriter,
+    WriteStats,
     count_current,
+    count_month,
     delete_keys,
     describe_capacity,
     month_items,
@@ -22,12 +32,20 @@ from statement_pipeline.core.table import (
 
 @dataclass(frozen=True)
 class LoaderSettings:
+    """The run's loading plan: how many workers, and each worker's share of the capacity."""
+
     loaders: int
+    loader_ops: int
     billing_mode: str
     write_capacity: int | None
     target_utilisation: float
     units_per_second: float | None
     drain: DrainSettings
+
+    def workers_of(self, op_index: int) -> int:
+        """Worker threads of loader op `op_index`: the loaders spread evenly over the ops."""
+        base, extra = divmod(self.loaders, self.loader_ops)
+        return base + (1 if op_index < extra else 0)
 
 
 def plan_loaders(
@@ -35,42 +53,38 @@ def plan_loaders(
     table: str,
     *,
     loaders: int,
+    loader_ops: int,
     target_utilisation: float,
-    messages_per_receive: int = 10,
-    visibility_timeout: int = 300,
-    empty_grace_seconds: float = 60.0,
-    deadline_seconds: float = 3600.0,
+    drain: DrainSettings,
 ) -> LoaderSettings:
-    """Each loader's write budget: its share of the provisioned capacity (none on demand)."""
+    """Read the table's capacity; each worker gets an equal share of the write budget."""
     capacity = describe_capacity(dynamodb, table, Backoff())
     return LoaderSettings(
         loaders=loaders,
+        loader_ops=max(1, min(loader_ops, loaders)),
         billing_mode=capacity.billing_mode,
         write_capacity=capacity.write_units,
         target_utilisation=target_utilisation,
         units_per_second=per_loader_rate(capacity.write_units, target_utilisation, loaders),
-        drain=DrainSettings(
-            max_messages=messages_per_receive,
-            visibility_timeout=visibility_timeout,
-            empty_grace_seconds=empty_grace_seconds,
-            deadline_seconds=deadline_seconds,
-        ),
+        drain=drain,
     )
 
 
 def describe_settings(s: LoaderSettings) -> str:
+    spread = f"{s.loaders} loaders in {s.loader_ops} op(s)"
     if s.units_per_second is None:
-        return f"{s.loaders} loaders, on-demand table: no pacing, adaptive backoff when throttled"
+        return f"{spread}, on-demand table: no pacing, backoff when throttled"
     return (
-        f"{s.loaders} loaders, provisioned {s.write_capacity} WCU at "
-        f"{s.target_utilisation:.0%}: {s.units_per_second:.1f} write units/s per loader"
+        f"{spread}, provisioned {s.write_capacity} WCU at {s.target_utilisation:.0%}: "
+        f"{s.units_per_second:.1f} write units/s per loader"
     )
 
 
 @dataclass
 class LoaderResult:
-    """What one loader did."""
+    """What one loader op (all of its worker threads) did."""
 
+    workers: int
     seconds: float
     messages: int
     records: int
@@ -92,8 +106,9 @@ class LoaderResult:
     failures: list[str] = field(default_factory=list)
 
 
-def run_loader(
+def run_loader_op(
     *,
+    workers: int,
     sqs: Any,
     queue_url: str,
     dlq_url: str,
@@ -105,55 +120,58 @@ def run_loader(
     settings: LoaderSettings,
     backoff: Backoff | None = None,
 ) -> LoaderResult:
-    """Drain until the month's current statements are all in the table and the queue is dry."""
+    """Run `workers` drainers in threads sharing this op's slice of the write budget."""
     backoff = backoff or Backoff()
     started = time.monotonic()
-    limiter = TokenBucket(settings.units_per_second)
-    writer = BatchWriter(dynamodb, table, limiter, backoff)
+    rate = settings.units_per_second * workers if settings.units_per_second else None
+    limiter = TokenBucket(rate)
+    stats = WriteStats()
     sources = SourceVersions(s3, bucket, backoff)
     checks = 0
 
     def month_complete() -> bool:
         nonlocal checks
         checks += 1
-        found = count_current(dynamodb, table, month.period, month.sources, backoff)
-        if found >= month.expected:
-            return True
-        ensure_current(sources, month)
-        return False
+        return count_current(dynamodb, table, month.period, month.sources, backoff) >= (
+            month.expected
+        )
 
-    drainer = Drainer(
-        sqs=sqs,
-        queue_url=queue_url,
-        dlq_url=dlq_url,
-        writer=writer,
-        sources=sources,
-        month_complete=month_complete,
-        settings=settings.drain,
-        backoff=backoff,
-    )
-    stats = drainer.drain()
-    w = writer.stats
+    def work() -> DrainStats:
+        return Drainer(
+            sqs=sqs,
+            queue_url=queue_url,
+            dlq_url=dlq_url,
+            writer=BatchWriter(dynamodb, table, limiter, backoff, stats),
+            sources=sources,
+            month_complete=month_complete,
+            settings=settings.drain,
+            backoff=backoff,
+        ).drain()
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loader") as pool:
+        futures = [pool.submit(work) for _ in range(workers)]
+        drained = [f.result() for f in futures]
     return LoaderResult(
+        workers=workers,
         seconds=round(time.monotonic() - started, 3),
-        messages=stats.messages,
-        records=stats.records,
-        items_written=w.items,
-        write_calls=w.calls,
-        receive_calls=stats.receive_calls,
-        delete_calls=stats.delete_calls,
-        other_calls=stats.other_calls + sources.calls + checks,
-        superseded=stats.superseded,
-        poison=stats.poison,
-        failed_messages=stats.failed_messages,
-        unwritten_records=stats.unwritten_records,
-        delete_failures=stats.delete_failures,
-        throttled=w.throttled,
-        unprocessed_retries=w.unprocessed_retries,
-        units_estimated=w.units_estimated,
-        units_reported=round(w.units_reported, 1),
-        paced_seconds=round(w.waited_seconds, 3),
-        failures=stats.failures,
+        messages=sum(d.messages for d in drained),
+        records=sum(d.records for d in drained),
+        items_written=stats.items,
+        write_calls=stats.calls,
+        receive_calls=sum(d.receive_calls for d in drained),
+        delete_calls=sum(d.delete_calls for d in drained),
+        other_calls=sum(d.other_calls for d in drained) + sources.calls + checks,
+        superseded=sum(d.superseded for d in drained),
+        poison=sum(d.poison for d in drained),
+        failed_messages=sum(d.failed_messages for d in drained),
+        unwritten_records=sum(d.unwritten_records for d in drained),
+        delete_failures=sum(d.delete_failures for d in drained),
+        throttled=stats.throttled,
+        unprocessed_retries=stats.unprocessed_retries,
+        units_estimated=stats.units_estimated,
+        units_reported=round(stats.units_reported, 1),
+        paced_seconds=round(stats.waited_seconds, 3),
+        failures=[f for d in drained for f in d.failures],
     )
 
 
@@ -170,9 +188,10 @@ def ensure_current(sources: SourceVersions, month: ScheduledMonth) -> None:
 
 def describe_result(index: int, r: LoaderResult) -> str:
     return (
-        f"loader {index}: {r.items_written} items from {r.messages} messages in {r.seconds:.1f}s "
-        f"({r.write_calls} BatchWriteItem calls, {r.unprocessed_retries} unprocessed retries, "
-        f"{r.throttled} throttled, {r.superseded} superseded, {r.poison} poison)"
+        f"loader op {index} ({r.workers} workers): {r.items_written} items from {r.messages} "
+        f"messages in {r.seconds:.1f}s ({r.write_calls} BatchWriteItem calls, "
+        f"{r.unprocessed_retries} unprocessed retries, {r.throttled} throttled, "
+        f"{r.superseded} superseded, {r.poison} poison, {r.paced_seconds:.1f}s paced)"
     )
 
 
@@ -186,6 +205,7 @@ class LoadedMonth:
     rejected: int
     sources: dict[str, str]
     items_written: int
+    in_table: int
     stale_removed: int
     seconds: float
     loaders: int
@@ -211,23 +231,41 @@ def finish(
     results: Sequence[LoaderResult],
     *,
     settings: LoaderSettings,
+    had_items_before: bool,
     started: float,
 ) -> LoadedMonth:
-    """Delete items no current file of the month holds (replaced files, conflicting ids)."""
+    """Converge the month: remove what no current file holds, fail if anything is missing.
+
+    Stale items can only exist if the month had items before this run (an earlier version of
+    its files) or ids turned out conflicting; otherwise one COUNT proves the month.
+    """
     backoff = Backoff()
     # Never remove items on behalf of files that a newer import has already replaced.
     ensure_current(SourceVersions(s3, bucket, backoff), month)
-    conflicts = set(month.conflict_ids)
-    stale = [
-        sid
-        for sid, key, etag in month_items(dynamodb, table, month.period, backoff)
-        if sid in conflicts or month.sources.get(key) != etag
-    ]
-    limiter = TokenBucket(
-        settings.units_per_second * settings.loaders if settings.units_per_second else None
-    )
-    removed = delete_keys(dynamodb, table, month.period, stale, limiter, backoff) if stale else 0
-    seconds = round(time.time() - started, 3)
+    removed = 0
+    calls = 0
+    if had_items_before or month.conflict_ids:
+        conflicts = set(month.conflict_ids)
+        current = 0
+        stale: list[str] = []
+        for sid, key, etag in month_items(dynamodb, table, month.period, backoff):
+            if sid in conflicts or month.sources.get(key) != etag:
+                stale.append(sid)
+            else:
+                current += 1
+        rate = settings.units_per_second * settings.loaders if settings.units_per_second else None
+        if stale:
+            removed = delete_keys(dynamodb, table, month.period, stale, TokenBucket(rate), backoff)
+            calls += (len(stale) + 24) // 25
+        in_table = current
+    else:
+        in_table = count_month(dynamodb, table, month.period, backoff)
+    calls += 1
+    if in_table != month.expected:
+        raise LoadIncomplete(
+            f"{month.period}: {in_table} statements in the table after loading, expected "
+            f"{month.expected}; unwritten records stay in the queue or its DLQ"
+        )
     return LoadedMonth(
         period=month.period,
         expected=month.expected,
@@ -235,13 +273,13 @@ def finish(
         rejected=month.rejected,
         sources=dict(month.sources),
         items_written=sum(r.items_written for r in results),
+        in_table=in_table,
         stale_removed=removed,
-        seconds=seconds,
-        loaders=len(results),
-        write_calls=sum(r.write_calls for r in results) + (len(stale) + 24) // 25,
-        api_calls=sum(
-            r.write_calls + r.receive_calls + r.delete_calls + r.other_calls for r in results
-        ),
+        seconds=round(time.time() - started, 3),
+        loaders=sum(r.workers for r in results),
+        write_calls=sum(r.write_calls for r in results),
+        api_calls=calls
+        + sum(r.write_calls + r.receive_calls + r.delete_calls + r.other_calls for r in results),
         superseded=sum(r.superseded for r in results),
         poison=sum(r.poison for r in results),
         unprocessed_retries=sum(r.unprocessed_retries for r in results),
@@ -257,8 +295,8 @@ def finish(
 def describe_loaded(m: LoadedMonth) -> str:
     return (
         f"{m.period}: {m.items_written} items written by {m.loaders} loaders in {m.seconds:.1f}s, "
-        f"{m.stale_removed} stale items removed, {m.poison} poison messages moved to the DLQ, "
-        f"{m.superseded} superseded messages skipped"
+        f"{m.in_table} in the table, {m.stale_removed} stale items removed, {m.poison} poison "
+        f"messages moved to the DLQ, {m.superseded} superseded messages skipped"
     )
 
 
@@ -266,6 +304,7 @@ def loading_metadata(m: LoadedMonth) -> dict[str, Any]:
     return {
         "items_written": m.items_written,
         "expected": m.expected,
+        "in_table": m.in_table,
         "stale_removed": m.stale_removed,
         "seconds": m.seconds,
         "records_per_second": round(m.items_written / m.seconds, 1) if m.seconds > 0 else 0.0,

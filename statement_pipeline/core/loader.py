@@ -73,11 +73,14 @@ class DrainSettings:
     max_messages: int = 10
     wait_seconds: int = 1
     visibility_timeout: int = 300
-    # SQS's counters are approximate on real AWS; they must read empty this long before a
-    # missing statement is declared lost rather than still in someone's hands.
-    empty_grace_seconds: float = 60.0
+    # A message whose records could not all be written comes back this much later (SQS moves
+    # it to the DLQ after the queue's maxReceiveCount), rather than after the full timeout.
+    retry_visibility_seconds: int = 10
+    # While only in-flight messages remain (another worker's, or a dead run's that come back
+    # after their visibility timeout), check this often whether the month is complete anyway.
+    complete_check_seconds: float = 15.0
     deadline_seconds: float = 3600.0
-    poll_pause_seconds: float = 0.5
+    poll_pause_seconds: float = 0.25
 
 
 @dataclass
@@ -99,7 +102,7 @@ class DrainStats:
 
 
 class Drainer:
-    """One queue worker; `drain()` returns once the month is complete and the queue is dry."""
+    """One queue worker; `drain()` returns once the queue is dry (or the month is complete)."""
 
     def __init__(
         self,
@@ -126,33 +129,30 @@ class Drainer:
         self.stats = DrainStats()
 
     def drain(self) -> DrainStats:
+        """Work until SQS reports no message at all, visible, in flight or delayed.
+
+        An empty long poll alone is not enough (other workers may still hold messages that
+        can come back); the queue's counters alone are not either (they lag on real SQS).
+        """
         s = self._settings
         started = self._clock()
-        empty_since: float | None = None
+        last_check = started
         while True:
             if self._clock() - started > s.deadline_seconds:
                 raise LoadIncomplete(
-                    f"the month was not complete after {s.deadline_seconds:.0f}s of loading"
+                    f"the queue was not drained after {s.deadline_seconds:.0f}s of loading"
                 )
             messages = self._receive()
             if messages:
-                empty_since = None
                 self._process(messages)
                 continue
-            # Nothing visible: finished if every statement of the month is in the table.
-            # Messages still in flight then hold only records that are written already.
-            if self._month_complete():
-                return self.stats
             depth = self._depth()
             if depth.total == 0:
-                empty_since = empty_since if empty_since is not None else self._clock()
-                if self._clock() - empty_since >= s.empty_grace_seconds:
-                    raise LoadIncomplete(
-                        "the queue is empty but statements of the month are missing from the"
-                        " table; were messages purged or moved to the DLQ?"
-                    )
-            else:
-                empty_since = None
+                return self.stats
+            if depth.visible == 0 and self._clock() - last_check >= s.complete_check_seconds:
+                last_check = self._clock()
+                if self._month_complete():
+                    return self.stats
             time.sleep(s.poll_pause_seconds)
 
     def _receive(self) -> list[dict[str, Any]]:
@@ -164,7 +164,6 @@ class Drainer:
                 MaxNumberOfMessages=s.max_messages,
                 WaitTimeSeconds=s.wait_seconds,
                 VisibilityTimeout=s.visibility_timeout,
-                AttributeNames=["ApproximateReceiveCount"],
             ),
             self._backoff,
         )
@@ -177,6 +176,7 @@ class Drainer:
     def _process(self, messages: list[dict[str, Any]]) -> None:
         received_at = self._clock()
         done: list[str] = []
+        retry: list[str] = []
         for index, message in enumerate(messages):
             self.stats.messages += 1
             received_at = self._keep_hidden(messages[index:], received_at)
@@ -201,8 +201,9 @@ class Drainer:
                 self.stats.unwritten_records += unwritten
                 self.stats.failures.append(
                     f"{batch.source_key}: {unwritten} of {len(batch.records)} records not"
-                    " written (kept in the queue for redelivery)"
+                    " written; the message stays queued and is retried"
                 )
+                retry.append(message["ReceiptHandle"])
                 continue
             self.stats.records += len(batch.records)
             done.append(message["ReceiptHandle"])
@@ -211,6 +212,8 @@ class Drainer:
             self.stats.deleted += result.deleted
             self.stats.delete_calls += result.calls
             self.stats.delete_failures += len(result.failed)
+        if retry:
+            self._change_visibility(retry, self._settings.retry_visibility_seconds)
 
     def _write(self, batch: RecordBatch) -> int:
         loaded_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -232,9 +235,13 @@ class Drainer:
         now = self._clock()
         if not remaining or now - received_at < timeout / 2:
             return received_at
+        self._change_visibility([m["ReceiptHandle"] for m in remaining], timeout)
+        return now
+
+    def _change_visibility(self, receipts: list[str], seconds: int) -> None:
         entries = [
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": timeout}
-            for i, m in enumerate(remaining)
+            {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": seconds}
+            for i, r in enumerate(receipts)
         ]
         self.stats.other_calls += 1
         call_with_retry(
@@ -243,4 +250,3 @@ class Drainer:
             ),
             self._backoff,
         )
-        return now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,18 +87,22 @@ def open_version(s3: Any, bucket: str, ref: FileRef) -> Any:
         raise
 
 
-def scan_files(s3: Any, bucket: str, month: str, refs: Sequence[FileRef]) -> list[FileScan]:
-    """Validate each file completely; the first file-level problem stops the month."""
-    scans = []
-    for ref in refs:
+def scan_files(
+    s3: Any, bucket: str, month: str, refs: Sequence[FileRef], threads: int = 1
+) -> list[FileScan]:
+    """Validate each file completely; a file-level problem stops the month."""
+
+    def scan(ref: FileRef) -> FileScan:
         if ref.size == 0:
             raise FileFormatError(ref.key, "the object is empty")
         body = open_version(s3, bucket, ref)
         try:
-            scans.append(scan_file(ref, body, month))
+            return scan_file(ref, body, month)
         finally:
             body.close()
-    return scans
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        return list(pool.map(scan, refs))
 
 
 def plan_and_report(
@@ -213,13 +218,14 @@ def enqueue_files(
     keys: Sequence[str],
     records_per_message: int,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    threads: int = 1,
     backoff: Backoff | None = None,
 ) -> EnqueueResult:
     """Re-read each planned file version and send its records in batches of messages."""
     backoff = backoff or Backoff()
-    result = EnqueueResult()
     by_key = {f.ref.key: f for f in plan.files}
-    for key in keys:
+
+    def enqueue(key: str) -> tuple[str, int, Any]:
         file_plan = by_key[key]
         body = open_version(s3, bucket, file_plan.ref)
         counter = _Counter()
@@ -235,17 +241,22 @@ def enqueue_files(
             )
         finally:
             body.close()
-        sent = counter.records
-        if sent != file_plan.expected:
+        if counter.records != file_plan.expected:
             raise FileChanged(
-                f"{key}: read {sent} records on the second pass, planned {file_plan.expected}"
+                f"{key}: read {counter.records} records on the second pass, "
+                f"planned {file_plan.expected}"
             )
-        result.records += sent
-        result.messages += stats.messages
-        result.calls += stats.calls
-        result.retried_entries += stats.retried_entries
-        result.bytes_sent += stats.bytes
-        result.per_file[key] = sent
+        return key, counter.records, stats
+
+    result = EnqueueResult()
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        for key, sent, stats in pool.map(enqueue, keys):
+            result.records += sent
+            result.messages += stats.messages
+            result.calls += stats.calls
+            result.retried_entries += stats.retried_entries
+            result.bytes_sent += stats.bytes
+            result.per_file[key] = sent
     return result
 
 

@@ -237,3 +237,20 @@ def delete_keys(
         if on_progress is not None:
             on_progress(done)
     return done
+
+
+def month_has_items(dynamodb: Any, table: str, period: str, backoff: Backoff) -> bool:
+    """True if any item of the month exists (one key-only read)."""
+    page = call_with_retry(
+        lambda: dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="#p = :p",
+            ExpressionAttributeNames={"#p": HASH_KEY},
+            ExpressionAttributeValues={":p": {"S": period}},
+            ProjectionExpression="#p",
+            Limit=1,
+            ConsistentRead=True,
+        ),
+        backoff,
+    )
+    return bool(page.get("Items"))

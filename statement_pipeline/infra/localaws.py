@@ -94,15 +94,24 @@ class LocalAws:
         """Forget every resource (moto's reset API)."""
         _request(f"{self.endpoint}/moto-api/reset", method="POST")
 
-    def enable_iam_enforcement(self, free_calls: int = 0) -> None:
-        """Turn IAM enforcement on after `free_calls` unauthenticated calls."""
-        body = json.dumps({"INITIAL_NO_AUTH_ACTION_COUNT": free_calls}).encode()
+    def _reset_auth(self, value: str) -> str:
+        # moto's reset-auth takes the bare number as text/plain (a form body answers 500).
         req = urllib.request.Request(  # noqa: S310 - loopback only
-            f"{self.endpoint}/moto-api/config", data=body, method="POST"
+            f"{self.endpoint}/moto-api/reset-auth",
+            data=value.encode(),
+            method="POST",
+            headers={"Content-Type": "text/plain"},
         )
-        req.add_header("Content-Type", "application/json")
         with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - loopback only
-            resp.read()
+            return str(json.loads(resp.read())["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"])
+
+    def enable_iam_enforcement(self, free_calls: int = 0) -> str:
+        """Enforce IAM after `free_calls` unauthenticated calls; returns the previous setting."""
+        return self._reset_auth(str(free_calls))
+
+    def disable_iam_enforcement(self, previous: str = "inf") -> None:
+        """Stop enforcing IAM (or restore the setting `enable_iam_enforcement` returned)."""
+        self._reset_auth(previous)
 
     def stop(self) -> None:
         if self._proc is None:
