@@ -499,7 +499,7 @@ def test_run_policy_allows_the_calls_a_run_makes(
                 "statements": [
                     {
                         "PutRequest": {
-                            "Item": {"period": {"S": "2026-10"}, "statement_id": {"S": "1"}}
+                            "Item": {"month_shard": {"S": "2026-10#00"}, "statement_id": {"S": "1"}}
                         }
                     }
                 ]
@@ -508,8 +508,8 @@ def test_run_policy_allows_the_calls_a_run_makes(
         items = dynamodb.query(
             TableName="statements",
             KeyConditionExpression="#p = :p",
-            ExpressionAttributeNames={"#p": "period"},
-            ExpressionAttributeValues={":p": {"S": "2026-10"}},
+            ExpressionAttributeNames={"#p": "month_shard"},
+            ExpressionAttributeValues={":p": {"S": "2026-10#00"}},
         )["Items"]
         assert len(items) == 1
 
@@ -543,7 +543,10 @@ def test_run_policy_without_batch_write_item_is_denied(
                     "statements": [
                         {
                             "PutRequest": {
-                                "Item": {"period": {"S": "2026-10"}, "statement_id": {"S": "1"}}
+                                "Item": {
+                                    "month_shard": {"S": "2026-10#00"},
+                                    "statement_id": {"S": "1"},
+                                }
                             }
                         }
                     ]
