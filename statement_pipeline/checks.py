@@ -34,6 +34,8 @@ with warnings.catch_warnings():
             asset=_ASSET,
             partitions_def=monthly_partitions,
             description=description,
+            # The count is what proves the month: a wrong count fails the run, not just the UI.
+            blocking=name == "table_count_matches_valid_rows",
         )
         for name, description in (
             (

@@ -32,7 +32,7 @@ from statement_pipeline_tests.conftest import REGION
 
 NAMES = Names()
 KEY_SCHEMA = [
-    {"AttributeName": "month_shard", "KeyType": "HASH"},
+    {"AttributeName": "period", "KeyType": "HASH"},
     {"AttributeName": "statement_id", "KeyType": "RANGE"},
 ]
 
@@ -150,7 +150,7 @@ def test_creates_everything_with_the_required_settings(clients: Clients) -> None
     assert table["KeySchema"] == KEY_SCHEMA
     assert sorted(
         (d["AttributeName"], d["AttributeType"]) for d in table["AttributeDefinitions"]
-    ) == [("month_shard", "S"), ("statement_id", "S")]
+    ) == [("period", "S"), ("statement_id", "S")]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert table["SSEDescription"]["Status"] == "ENABLED"
     backups = clients.dynamodb.describe_continuous_backups(TableName="statements")
@@ -326,7 +326,7 @@ def test_table_with_another_key_schema_is_reported_and_left_unchanged(clients: C
     report = clients.run()
 
     assert report.drift == [
-        "table statements: key schema is HASH statement_id (S), expected HASH month_shard (S), "
+        "table statements: key schema is HASH statement_id (S), expected HASH period (S), "
         "RANGE statement_id (S) (left unchanged)",
         "table statements: point-in-time recovery is DISABLED, expected ENABLED (left unchanged)",
     ]
@@ -342,7 +342,7 @@ def test_table_settings_drift(clients: Clients) -> None:
         TableName="statements",
         KeySchema=KEY_SCHEMA,
         AttributeDefinitions=[
-            {"AttributeName": "month_shard", "AttributeType": "S"},
+            {"AttributeName": "period", "AttributeType": "S"},
             {"AttributeName": "statement_id", "AttributeType": "N"},
         ],
         ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
@@ -350,8 +350,8 @@ def test_table_settings_drift(clients: Clients) -> None:
 
     drift = clients.run().drift
     assert drift == [
-        "table statements: key schema is HASH month_shard (S), RANGE statement_id (N), expected "
-        "HASH month_shard (S), RANGE statement_id (S) (left unchanged)",
+        "table statements: key schema is HASH period (S), RANGE statement_id (N), expected "
+        "HASH period (S), RANGE statement_id (S) (left unchanged)",
         "table statements: billing mode is PROVISIONED, expected PAY_PER_REQUEST (left unchanged)",
         "table statements: server-side encryption is not enabled (AWS owned key only), "
         "expected ENABLED (KMS) (left unchanged)",

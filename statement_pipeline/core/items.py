@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 from statement_pipeline.core.records import COLUMNS, NUMBER_COLUMNS
 
-# The table's key: HASH `month_shard` ("<YYYY-MM>#<00..15>") + RANGE `statement_id`. A month is
-# spread over SHARDS partition key values (write sharding, as AWS recommends for bulk writes:
-# one partition key value takes at most 1,000 write units a second), and every shard of a
-# month is found without a scan. The shard follows from the statement id (`partition_key`).
-HASH_KEY = "month_shard"
+HASH_KEY = "period"
 RANGE_KEY = "statement_id"
-PERIOD = "period"
-SHARDS = 16
 # Bookkeeping attributes: where the statement came from, so a re-import can tell current
 # items (same file version) from stale ones, and an operator can trace an item to its line.
 SOURCE_KEY = "source_key"
@@ -24,7 +17,7 @@ SOURCE_LINE = "source_line"
 LOADED_AT = "loaded_at"
 
 _KINDS = tuple("N" if name in NUMBER_COLUMNS else "S" for name in COLUMNS)
-_PERIOD_INDEX = COLUMNS.index(PERIOD)
+_PERIOD_INDEX = COLUMNS.index(HASH_KEY)
 _ID_INDEX = COLUMNS.index(RANGE_KEY)
 
 Item = dict[str, dict[str, str]]
@@ -44,25 +37,8 @@ def to_item(
     return item
 
 
-def shard_of(statement_id: str) -> int:
-    """The shard of a statement: a stable hash of its id (the same in every process)."""
-    digest = hashlib.blake2b(statement_id.encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big") % SHARDS
-
-
-def partition_key(period: str, statement_id: str) -> str:
-    """The `month_shard` value of a statement: what the statement API reads it by."""
-    return f"{period}#{shard_of(statement_id):02d}"
-
-
-def month_shards(period: str) -> list[str]:
-    """Every `month_shard` value of a month."""
-    return [f"{period}#{shard:02d}" for shard in range(SHARDS)]
-
-
-def key_of(period: str, statement_id: str) -> dict[str, dict[str, str]]:
-    """The primary key of a statement."""
-    return {HASH_KEY: {"S": partition_key(period, statement_id)}, RANGE_KEY: {"S": statement_id}}
+def key_of(values: Sequence[str]) -> dict[str, dict[str, str]]:
+    return {HASH_KEY: {"S": values[_PERIOD_INDEX]}, RANGE_KEY: {"S": values[_ID_INDEX]}}
 
 
 def _number_size(text: str) -> int:

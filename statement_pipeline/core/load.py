@@ -23,7 +23,6 @@ from statement_pipeline.core.table import (
     BatchWriter,
     WriteStats,
     count_current,
-    count_month,
     delete_keys,
     describe_capacity,
     month_items,
@@ -205,7 +204,7 @@ class LoadedMonth:
     rejected: int
     sources: dict[str, str]
     items_written: int
-    in_table: int
+    in_table: int | None
     stale_removed: int
     seconds: float
     loaders: int
@@ -234,16 +233,19 @@ def finish(
     had_items_before: bool,
     started: float,
 ) -> LoadedMonth:
-    """Converge the month: remove what no current file holds, fail if anything is missing.
+    """Converge the month: remove what no current file holds.
 
     Stale items can only exist if the month had items before this run (an earlier version of
-    its files) or ids turned out conflicting; otherwise one COUNT proves the month.
+    its files) or ids turned out conflicting; then the month is scanned, stale items deleted
+    and the current ones counted. Otherwise the loaders wrote into an empty month from a
+    queue they drained, and the blocking count check proves the result.
     """
     backoff = Backoff()
     # Never remove items on behalf of files that a newer import has already replaced.
     ensure_current(SourceVersions(s3, bucket, backoff), month)
     removed = 0
     calls = 0
+    in_table: int | None = None
     if had_items_before or month.conflict_ids:
         conflicts = set(month.conflict_ids)
         current = 0
@@ -258,14 +260,11 @@ def finish(
             removed = delete_keys(dynamodb, table, month.period, stale, TokenBucket(rate), backoff)
             calls += (len(stale) + 24) // 25
         in_table = current
-    else:
-        in_table = count_month(dynamodb, table, month.period, backoff)
-    calls += 1
-    if in_table != month.expected:
-        raise LoadIncomplete(
-            f"{month.period}: {in_table} statements in the table after loading, expected "
-            f"{month.expected}; unwritten records stay in the queue or its DLQ"
-        )
+        if current != month.expected:
+            raise LoadIncomplete(
+                f"{month.period}: {current} current statements in the table after loading, "
+                f"expected {month.expected}; unwritten records stay in the queue or its DLQ"
+            )
     return LoadedMonth(
         period=month.period,
         expected=month.expected,
@@ -295,7 +294,7 @@ def finish(
 def describe_loaded(m: LoadedMonth) -> str:
     return (
         f"{m.period}: {m.items_written} items written by {m.loaders} loaders in {m.seconds:.1f}s, "
-        f"{m.in_table} in the table, {m.stale_removed} stale items removed, {m.poison} poison "
+        f"{m.stale_removed} stale items removed, {m.poison} poison "
         f"messages moved to the DLQ, {m.superseded} superseded messages skipped"
     )
 
@@ -304,7 +303,6 @@ def loading_metadata(m: LoadedMonth) -> dict[str, Any]:
     return {
         "items_written": m.items_written,
         "expected": m.expected,
-        "in_table": m.in_table,
         "stale_removed": m.stale_removed,
         "seconds": m.seconds,
         "records_per_second": round(m.items_written / m.seconds, 1) if m.seconds > 0 else 0.0,

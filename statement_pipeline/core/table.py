@@ -16,8 +16,6 @@ from statement_pipeline.core.items import (
     SOURCE_KEY,
     Item,
     item_size,
-    key_of,
-    month_shards,
 )
 from statement_pipeline.core.ratelimit import TokenBucket, write_units
 from statement_pipeline.core.retry import Backoff, RetriesExhausted, call_with_retry, is_throttling
@@ -141,57 +139,53 @@ def _is_transient(exc: ClientError) -> bool:
     return status >= 500
 
 
-def _query_month(
-    dynamodb: Any, table: str, period: str, backoff: Backoff, **extra: Any
-) -> Iterator[dict[str, Any]]:
-    """Every page of a strongly consistent query over each shard of a month."""
-    for shard in month_shards(period):
-        kwargs: dict[str, Any] = {
-            "TableName": table,
-            "KeyConditionExpression": "#h = :h",
-            "ExpressionAttributeValues": {":h": {"S": shard}},
-            "ConsistentRead": True,
-            **extra,
-        }
-        kwargs["ExpressionAttributeNames"] = {
-            "#h": HASH_KEY,
-            **extra.get("ExpressionAttributeNames", {}),
-        }
-        while True:
-            page = call_with_retry(lambda kwargs=kwargs: dynamodb.query(**kwargs), backoff)
-            yield page
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 def month_items(
     dynamodb: Any, table: str, period: str, backoff: Backoff
 ) -> Iterator[tuple[str, str, str]]:
     """(statement_id, source_key, source_etag) of every stored item of a month, strongly read."""
-    pages = _query_month(
-        dynamodb,
-        table,
-        period,
-        backoff,
-        ProjectionExpression="#id, #sk, #se",
-        ExpressionAttributeNames={"#id": RANGE_KEY, "#sk": SOURCE_KEY, "#se": SOURCE_ETAG},
-    )
-    for page in pages:
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "#p = :p",
+        "ExpressionAttributeNames": {
+            "#p": HASH_KEY,
+            "#id": RANGE_KEY,
+            "#sk": SOURCE_KEY,
+            "#se": SOURCE_ETAG,
+        },
+        "ExpressionAttributeValues": {":p": {"S": period}},
+        "ProjectionExpression": "#id, #sk, #se",
+        "ConsistentRead": True,
+    }
+    while True:
+        page = call_with_retry(lambda: dynamodb.query(**kwargs), backoff)
         for item in page.get("Items", []):
             yield (
                 item[RANGE_KEY]["S"],
                 item.get(SOURCE_KEY, {}).get("S", ""),
                 item.get(SOURCE_ETAG, {}).get("S", ""),
             )
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def count_month(dynamodb: Any, table: str, period: str, backoff: Backoff) -> int:
-    """Number of items of a month, counted by the table itself (Select=COUNT, strong reads)."""
-    return sum(
-        int(page.get("Count", 0))
-        for page in _query_month(dynamodb, table, period, backoff, Select="COUNT")
-    )
+    """Number of items of a month, counted by the table itself (Select=COUNT, strong read)."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "#p = :p",
+        "ExpressionAttributeNames": {"#p": HASH_KEY},
+        "ExpressionAttributeValues": {":p": {"S": period}},
+        "Select": "COUNT",
+        "ConsistentRead": True,
+    }
+    total = 0
+    while True:
+        page = call_with_retry(lambda: dynamodb.query(**kwargs), backoff)
+        total += int(page.get("Count", 0))
+        if "LastEvaluatedKey" not in page:
+            return total
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def count_current(
@@ -222,7 +216,7 @@ def delete_keys(
     done = 0
     for start in range(0, len(statement_ids), MAX_BATCH_WRITE):
         pending = [
-            {"DeleteRequest": {"Key": key_of(period, sid)}}
+            {"DeleteRequest": {"Key": {HASH_KEY: {"S": period}, RANGE_KEY: {"S": sid}}}}
             for sid in statement_ids[start : start + MAX_BATCH_WRITE]
         ]
         attempt = 0
@@ -246,20 +240,17 @@ def delete_keys(
 
 
 def month_has_items(dynamodb: Any, table: str, period: str, backoff: Backoff) -> bool:
-    """True if any item of the month exists (one key-only read per shard, until one is found)."""
-    for shard in month_shards(period):
-        page = call_with_retry(
-            lambda shard=shard: dynamodb.query(
-                TableName=table,
-                KeyConditionExpression="#h = :h",
-                ExpressionAttributeNames={"#h": HASH_KEY},
-                ExpressionAttributeValues={":h": {"S": shard}},
-                ProjectionExpression="#h",
-                Limit=1,
-                ConsistentRead=True,
-            ),
-            backoff,
-        )
-        if page.get("Items"):
-            return True
-    return False
+    """True if any item of the month exists (one key-only read)."""
+    page = call_with_retry(
+        lambda: dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="#p = :p",
+            ExpressionAttributeNames={"#p": HASH_KEY},
+            ExpressionAttributeValues={":p": {"S": period}},
+            ProjectionExpression="#p",
+            Limit=1,
+            ConsistentRead=True,
+        ),
+        backoff,
+    )
+    return bool(page.get("Items"))

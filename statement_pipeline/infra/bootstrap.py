@@ -52,7 +52,7 @@ PUBLIC_ACCESS_BLOCK = {
 TLS_POLICY_SID = "DenyInsecureTransport"
 
 # The table's key schema is fixed: the loader, the checks and the statement API rely on it.
-TABLE_HASH_KEY = HASH_KEY  # "month_shard"
+TABLE_HASH_KEY = HASH_KEY  # "period"
 TABLE_RANGE_KEY = RANGE_KEY  # "statement_id"
 TABLE_KEY_SCHEMA = ((TABLE_HASH_KEY, "HASH", "S"), (TABLE_RANGE_KEY, "RANGE", "S"))
 
@@ -634,7 +634,7 @@ def bootstrap(
     - DLQ `names.dlq`: SSE-SQS, 14 days retention.
     - Queue `names.queue`: SSE-SQS, `visibility_timeout`, 4 days retention,
       `receive_wait_seconds` long polling, redrive to the DLQ after `max_receive_count`.
-    - Table `names.table`: HASH `month_shard` (S) + RANGE `statement_id` (S), billing per `table`,
+    - Table `names.table`: HASH `period` (S) + RANGE `statement_id` (S), billing per `table`,
       SSE with the AWS managed key, point-in-time recovery.
 
     Resources are handled in that order and the first failure stops the run (a denied call
