@@ -1,0 +1,101 @@
+"""S3 layout and configuration names (CONTRACT.md sections 1 and 4)."""
+
+import pytest
+
+from statement_pipeline.core import layout
+from statement_pipeline.core.settings import Names, normalize_prefix
+
+
+@pytest.mark.parametrize("month", ["2026-10", "2020-01", "1999-12"])
+def test_real_months(month: str) -> None:
+    assert layout.is_month(month)
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-13", "2026-00", "0000-05", "latest", "2026-1", "2026-10-01", "２０２６-10", ""]
+)
+def test_not_months(text: str) -> None:
+    assert not layout.is_month(text)
+
+
+@pytest.mark.parametrize(
+    ("key", "month"),
+    [
+        ("statements/2026-10/part-1.csv", "2026-10"),
+        ("statements/2026-10/sub/part-1.CSV", "2026-10"),
+    ],
+)
+def test_classify_statement_files(key: str, month: str) -> None:
+    assert layout.classify_key("statements/", key).month == month
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("statements/2026-13/a.csv", "folder is not a YYYY-MM month"),
+        ("statements/latest/a.csv", "folder is not a YYYY-MM month"),
+        ("statements/../2026-10/a.csv", "folder is not a YYYY-MM month"),
+        ("statements/2026-10/a.txt", "not a .csv file"),
+        ("statements/a.csv", "not inside a month folder"),
+        ("other/2026-10/a.csv", "outside the statement prefix"),
+        ("statements/2026-10/../x.csv", "path has empty, '.' or '..' segments"),
+    ],
+)
+def test_classify_ignored_keys(key: str, reason: str) -> None:
+    verdict = layout.classify_key("statements/", key)
+    assert verdict.month is None
+    assert verdict.reason == reason
+
+
+def test_rejects_key_sits_next_to_the_input() -> None:
+    key = layout.rejects_key("statements/", "2026-10", "statements/2026-10/sub/part-1.csv")
+    assert key == "rejects/2026-10/sub/part-1.rejects.csv"
+
+
+@pytest.mark.parametrize(
+    "key", ["statements/2026-11/a.csv", "statements/2026-10/../../etc/a.csv", "x/2026-10/a.csv"]
+)
+def test_rejects_key_refuses_keys_of_other_months_or_paths(key: str) -> None:
+    with pytest.raises(ValueError, match="rejects"):
+        layout.rejects_key("statements/", "2026-10", key)
+
+
+def test_empty_prefix_means_month_folders_at_the_root() -> None:
+    assert layout.classify_key("", "2026-10/a.csv").month == "2026-10"
+    assert layout.month_prefix("", "2026-10") == "2026-10/"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("statements", "statements/"), ("a/b/", "a/b/"), ("", ""), ("/x", "x/")]
+)
+def test_prefix_trailing_slash_is_implied(raw: str, expected: str) -> None:
+    assert normalize_prefix(raw) == expected
+
+
+def test_names_default_to_the_contract() -> None:
+    names = Names.from_env({})
+    assert (names.bucket, names.prefix, names.queue, names.table, names.dlq) == (
+        "statements",
+        "statements/",
+        "statement-records",
+        "statements",
+        "statement-records-dlq",
+    )
+
+
+def test_names_come_from_the_environment() -> None:
+    names = Names.from_env(
+        {
+            "STATEMENT_BUCKET": "b",
+            "STATEMENT_PREFIX": "in/monthly",
+            "STATEMENT_QUEUE": "q",
+            "STATEMENT_TABLE": "t",
+        }
+    )
+    assert (names.bucket, names.prefix, names.queue, names.dlq, names.table) == (
+        "b",
+        "in/monthly/",
+        "q",
+        "q-dlq",
+        "t",
+    )

@@ -1,0 +1,183 @@
+"""Batch writes, sends and deletes under partial failures (fake clients: moto never fails)."""
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from statement_pipeline.core.queue import SendFailed, delete_messages, send_messages
+from statement_pipeline.core.ratelimit import TokenBucket
+from statement_pipeline.core.retry import Backoff, RetriesExhausted, call_with_retry
+from statement_pipeline.core.table import BatchWriter
+
+NO_SLEEP = Backoff(base=0.0, cap=0.0, max_attempts=6, sleep=lambda _s: None)
+
+
+def _item(i: int) -> dict[str, dict[str, str]]:
+    return {"period": {"S": "2026-10"}, "statement_id": {"S": f"S{i}"}, "x": {"N": str(i)}}
+
+
+class FlakyTable:
+    """BatchWriteItem that leaves odd-numbered items unprocessed on its first answers."""
+
+    def __init__(self, unprocessed_rounds: int, throttles: int = 0) -> None:
+        self.stored: dict[str, dict[str, Any]] = {}
+        self.rounds = unprocessed_rounds
+        self.throttles = throttles
+        self.calls = 0
+
+    def batch_write_item(self, RequestItems: dict, ReturnConsumedCapacity: str) -> dict:
+        self.calls += 1
+        if self.throttles:
+            self.throttles -= 1
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+                "BatchWriteItem",
+            )
+        ((table, requests),) = RequestItems.items()
+        assert len(requests) <= 25
+        left = []
+        for request in requests:
+            item = request["PutRequest"]["Item"]
+            if self.rounds and int(item["statement_id"]["S"][1:]) % 2:
+                left.append(request)
+            else:
+                self.stored[item["statement_id"]["S"]] = item
+        if self.rounds:
+            self.rounds -= 1
+        return {
+            "UnprocessedItems": {table: left} if left else {},
+            "ConsumedCapacity": [{"TableName": table, "CapacityUnits": len(requests) - len(left)}],
+        }
+
+
+def test_unprocessed_items_are_retried_until_written() -> None:
+    table = FlakyTable(unprocessed_rounds=3)
+    writer = BatchWriter(table, "t", TokenBucket(None), NO_SLEEP)
+    assert writer.write([_item(i) for i in range(60)]) == []
+    assert sorted(table.stored) == sorted(f"S{i}" for i in range(60))
+    assert writer.stats.items == 60
+    assert writer.stats.unprocessed_retries >= 1
+    assert writer.stats.units_reported == 60
+
+
+def test_throttling_beyond_botocore_is_absorbed() -> None:
+    table = FlakyTable(unprocessed_rounds=0, throttles=4)
+    writer = BatchWriter(table, "t", TokenBucket(None), NO_SLEEP)
+    assert writer.write([_item(i) for i in range(10)]) == []
+    assert len(table.stored) == 10
+    assert writer.stats.throttled == 4
+
+
+def test_items_still_unwritten_are_returned_not_dropped() -> None:
+    table = FlakyTable(unprocessed_rounds=100)
+    writer = BatchWriter(table, "t", TokenBucket(None), NO_SLEEP)
+    left = writer.write([_item(i) for i in range(4)])
+    assert [i["statement_id"]["S"] for i in left] == ["S1", "S3"]
+    assert sorted(table.stored) == ["S0", "S2"]
+
+
+def test_other_errors_are_not_retried() -> None:
+    class Denied:
+        calls = 0
+
+        def batch_write_item(self, **_kw: Any) -> dict:
+            self.calls += 1
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "BatchWriteItem"
+            )
+
+    denied = Denied()
+    with pytest.raises(ClientError, match="AccessDenied"):
+        BatchWriter(denied, "t", TokenBucket(None), NO_SLEEP).write([_item(1)])
+    assert denied.calls == 1
+
+
+class FlakyQueue:
+    """SendMessageBatch/DeleteMessageBatch that fail some entries on the first answers."""
+
+    def __init__(self, failing_rounds: int, sender_fault: bool = False) -> None:
+        self.sent: list[str] = []
+        self.deleted: list[str] = []
+        self.rounds = failing_rounds
+        self.sender_fault = sender_fault
+        self.batches: list[int] = []
+
+    def _answer(self, entries: list[dict], keep: list[str], field: str) -> dict:
+        ok, failed = [], []
+        for index, entry in enumerate(entries):
+            if self.rounds and index == 0:
+                failed.append(
+                    {"Id": entry["Id"], "SenderFault": self.sender_fault, "Code": "InternalError"}
+                )
+            else:
+                keep.append(entry[field])
+                ok.append({"Id": entry["Id"]})
+        if self.rounds:
+            self.rounds -= 1
+        return {"Successful": ok, "Failed": failed}
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:
+        self.batches.append(len(Entries))
+        return self._answer(Entries, self.sent, "MessageBody")
+
+    def delete_message_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:
+        return self._answer(Entries, self.deleted, "ReceiptHandle")
+
+
+def test_failed_send_entries_are_sent_again_exactly_once() -> None:
+    queue = FlakyQueue(failing_rounds=2)
+    bodies = [f"m{i}" for i in range(23)]
+    stats = send_messages(queue, "url", iter(bodies), NO_SLEEP)
+    assert sorted(queue.sent) == sorted(bodies)
+    assert stats.messages == 23
+    assert stats.retried_entries == 2
+    assert max(queue.batches) == 10
+
+
+def test_send_batches_stay_under_the_byte_limit() -> None:
+    queue = FlakyQueue(failing_rounds=0)
+    send_messages(queue, "url", iter(["x" * 400] * 10), NO_SLEEP, max_bytes=1000)
+    assert queue.batches == [2, 2, 2, 2, 2]
+
+
+def test_sender_faults_fail_loudly() -> None:
+    with pytest.raises(SendFailed, match="refused"):
+        send_messages(FlakyQueue(failing_rounds=1, sender_fault=True), "url", iter(["a"]), NO_SLEEP)
+
+
+def test_failed_deletes_are_retried() -> None:
+    queue = FlakyQueue(failing_rounds=3)
+    stats = delete_messages(queue, "url", [f"r{i}" for i in range(12)], NO_SLEEP)
+    assert sorted(queue.deleted) == sorted(f"r{i}" for i in range(12))
+    assert stats.deleted == 12
+    assert stats.failed == []
+
+
+def test_call_with_retry_gives_up_on_endless_5xx() -> None:
+    calls = []
+
+    def boom() -> None:
+        calls.append(1)
+        raise ClientError(
+            {"Error": {"Code": "InternalError"}, "ResponseMetadata": {"HTTPStatusCode": 500}}, "X"
+        )
+
+    with pytest.raises(RetriesExhausted):
+        call_with_retry(boom, NO_SLEEP)
+    assert len(calls) == NO_SLEEP.max_attempts
+
+
+def test_token_bucket_paces_to_its_rate() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    bucket = TokenBucket(100.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(30):
+        bucket.acquire(25)
+    # 750 units at 100/s with a 100-unit burst: about 6.5 s of waiting.
+    assert 6.4 <= sum(slept) <= 6.6
