@@ -12,7 +12,17 @@ def test_real_months(month: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["2026-13", "2026-00", "0000-05", "latest", "2026-1", "2026-10-01", "２０２６-10", ""]
+    "text",
+    [
+        "2026-13",
+        "2026-00",
+        "0000-05",
+        "latest",
+        "2026-1",
+        "2026-10-01",
+        "\uff12\uff10\uff12\uff16-10",
+        "",
+    ],
 )
 def test_not_months(text: str) -> None:
     assert not layout.is_month(text)
