@@ -10,7 +10,7 @@ from statement_pipeline.core.plan import (
     render_rejects,
     scan_file,
 )
-from statement_pipeline.core.records import COLUMNS
+from statement_pipeline.core.records import COLUMNS, Reject, StatementReader
 from statement_pipeline.core.sample import generate_rows, render_csv
 
 MONTH = "2026-10"
@@ -58,12 +58,23 @@ def test_planned_records_skip_excluded_and_invalid_lines() -> None:
     assert [values for _, values in kept] == [rows[0], rows[1]]
 
 
-def test_rejects_object_lists_file_line_reason_and_the_row() -> None:
+def test_scans_keep_no_row_values() -> None:
     rows = list(generate_rows(MONTH, 2))
     bad = list(rows[1])
     bad[5] = "1,000.00"
     scan, _ = _scan("statements/2026-10/a.csv", [rows[0], tuple(bad)])
-    body = render_rejects("statements/2026-10/a.csv", scan.header, scan.rejects).decode()
+    assert [(r.line, r.raw) for r in scan.rejects] == [(3, ())]
+    assert all(len(entry) == 3 and entry[0] == rows[0][0] for entry in scan.valid)
+
+
+def test_rejects_object_lists_file_line_reason_and_the_row() -> None:
+    rows = list(generate_rows(MONTH, 2))
+    bad = list(rows[1])
+    bad[5] = "1,000.00"
+    content = render_csv(COLUMNS, [rows[0], tuple(bad)])
+    reader = StatementReader(io.BytesIO(content), "statements/2026-10/a.csv", MONTH)
+    rejects = [r for r in reader if isinstance(r, Reject)]
+    body = render_rejects("statements/2026-10/a.csv", reader.header, rejects).decode()
     parsed = list(csv.reader(io.StringIO(body)))
     assert parsed[0] == ["file", "line", "reason", *COLUMNS]
     assert parsed[1][:2] == ["statements/2026-10/a.csv", "3"]

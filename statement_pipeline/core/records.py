@@ -43,7 +43,7 @@ import itertools
 import operator
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import BinaryIO
 
@@ -124,6 +124,9 @@ class Record:
 
     line: int
     values: tuple[str, ...]
+    # The fields as read, kept only for reporting (a valid row can still be rejected later
+    # as a conflicting duplicate, and its rejects line must show the row as it was).
+    raw: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,7 +500,7 @@ class StatementReader:
                 reason = validate_values(values, period)
                 if reason is None:
                     self.valid += 1
-                    yield Record(line, values)
+                    yield Record(line, values, tuple(row))
                     continue
             self.rejected += 1
             yield Reject(line, reason, tuple(row))
