@@ -8,6 +8,8 @@ from statement_pipeline.checks import statement_checks
 from statement_pipeline.executor import statement_executor
 from statement_pipeline.jobs import import_statements_job
 from statement_pipeline.resources import DynamoDBResource, SQSResource, StatementFilesResource
+from statement_pipeline.schedules import monthly_statement_schedule
+from statement_pipeline.sensors import statement_file_sensor
 
 s3 = S3Resource()
 
@@ -15,6 +17,8 @@ defs = dg.Definitions(
     assets=[scheduled_statements, loaded_statements],
     asset_checks=[statement_checks],
     jobs=[import_statements_job],
+    sensors=[statement_file_sensor],
+    schedules=[monthly_statement_schedule],
     resources={
         "s3": s3,
         "statement_files": StatementFilesResource(s3=s3),

@@ -10,19 +10,13 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from statement_pipeline import aws
+from statement_pipeline.core.layout import closed_month
 from statement_pipeline.core.queue import queue_depth
 from statement_pipeline.core.retry import Backoff
 from statement_pipeline.core.settings import Names
 from statement_pipeline.core.table import count_month
 from statement_pipeline.localstack import bootstrap_here, local_aws_env, upload_sample_month
 from statement_pipeline.runner import RunReport, loading_run_config, run_import
-
-
-def previous_month(now: datetime | None = None) -> str:
-    """The month that closed most recently (the monthly schedule's target)."""
-    now = now or datetime.now(UTC)
-    year, month = (now.year, now.month - 1) if now.month > 1 else (now.year - 1, 12)
-    return f"{year:04d}-{month:02d}"
 
 
 def _progress(names: Names, stop: threading.Event) -> None:
@@ -81,7 +75,7 @@ def run_demo(
     records: int = 23_300, files: int = 4, loaders: int = 4, month: str | None = None
 ) -> int:
     """Start local AWS, write a sample month, import it, print a summary; 0 iff all checks pass."""
-    period = month or previous_month()
+    period = month or closed_month(datetime.now(UTC))
     names = Names.from_env()
     print(f"starting the embedded local AWS ({records:,} statements of {period} in {files} files)")
     with local_aws_env() as server, tempfile.TemporaryDirectory(prefix="dagster-demo-") as home:

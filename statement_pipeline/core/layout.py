@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 _MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 REJECTS_ROOT = "rejects/"
@@ -78,3 +79,11 @@ def rejects_key(prefix: str, month: str, key: str) -> str:
     name = relative_name(prefix, month, key)
     stem = name[: -len(".csv")]
     return f"{rejects_prefix(month)}{stem}{REJECTS_SUFFIX}"
+
+
+def closed_month(moment: datetime) -> str:
+    """The month before the one `moment` falls in (in UTC, like the partitions), as `YYYY-MM`."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    year, month = (moment.year, moment.month - 1) if moment.month > 1 else (moment.year - 1, 12)
+    return f"{year:04d}-{month:02d}"

@@ -1,0 +1,86 @@
+"""`statement_file_sensor`: one run per month whose .csv files are new or changed in S3."""
+
+import dagster as dg
+
+from statement_pipeline.core import watch
+from statement_pipeline.jobs import import_statements_job
+from statement_pipeline.partitions import monthly_partitions
+from statement_pipeline.resources import StatementFilesResource
+
+# Well under the daemon's 60 s sensor timeout, so a huge prefix fails with a clear message.
+LISTING_DEADLINE_SECONDS = 40.0
+
+
+def _report_skipped(
+    context: dg.SensorEvaluationContext, listing: watch.PrefixListing, plan: watch.TickPlan
+) -> None:
+    """Name what is ignored or skipped when that changed since the last tick; else count it."""
+    skipped = listing.ignored_count + len(plan.outside_partitions)
+    if not skipped:
+        return
+    if not plan.skipped_changed:
+        context.log.info(
+            f"{listing.ignored_count} ignored keys, {len(plan.outside_partitions)} months "
+            "outside the partitions: the same as the last tick"
+        )
+        return
+    for key, reason in listing.ignored_sample:
+        context.log.warning(f"ignored {key}: {reason}")
+    if listing.ignored_count > len(listing.ignored_sample):
+        context.log.warning(
+            f"... and {listing.ignored_count - len(listing.ignored_sample)} more ignored keys"
+        )
+    first = monthly_partitions.get_first_partition_key()
+    last = monthly_partitions.get_last_partition_key()
+    for month in plan.outside_partitions:
+        context.log.warning(
+            f"{month}/ is outside the partitions ({first} to {last}): "
+            "skipped until its partition exists"
+        )
+
+
+@dg.sensor(
+    name="statement_file_sensor",
+    job=import_statements_job,
+    minimum_interval_seconds=30,
+    # Files dropped in S3 must be imported without anyone pressing anything (the contract);
+    # a deployment that forgot to switch the sensor on would miss months silently.
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Watches s3://$STATEMENT_BUCKET/$STATEMENT_PREFIX and requests one run per month whose "
+        ".csv files are new, overwritten or removed; the cursor keeps a digest of each month's "
+        "file versions (key + ETag), so ties on LastModified cannot hide a file."
+    ),
+)
+def statement_file_sensor(
+    context: dg.SensorEvaluationContext, statement_files: StatementFilesResource
+) -> dg.SensorResult:
+    """List the statement prefix once and request an import for every changed month."""
+    bucket = statement_files.resolved_bucket()
+    prefix = statement_files.resolved_prefix()
+    listing = watch.list_prefix(
+        statement_files.get_client(), bucket, prefix, deadline_seconds=LISTING_DEADLINE_SECONDS
+    )
+    plan = watch.plan_tick(listing, context.cursor, monthly_partitions.has_partition_key)
+    context.log.info(
+        f"s3://{bucket}/{prefix}: {listing.objects} objects in {listing.pages} pages "
+        f"({listing.seconds:.2f}s), {len(listing.months)} month folders"
+    )
+    _report_skipped(context, listing, plan)
+    for month in plan.emptied:
+        context.log.warning(f"{month}/ has no .csv files any more: nothing to import")
+    requests = []
+    for change in plan.changes:
+        context.log.info(
+            f"{change.month}: {'new' if change.first_seen else 'changed'}, {change.files} "
+            f"file(s) -> run key {change.run_key}"
+        )
+        requests.append(dg.RunRequest(run_key=change.run_key, partition_key=change.month))
+    if requests:
+        return dg.SensorResult(run_requests=requests, cursor=plan.cursor)
+    return dg.SensorResult(
+        skip_reason=dg.SkipReason(
+            f"no new or changed statement files ({listing.objects} objects checked)"
+        ),
+        cursor=plan.cursor,
+    )

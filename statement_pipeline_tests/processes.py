@@ -1,0 +1,131 @@
+"""Helpers for the tests that run real Dagster processes (daemon, webserver, CLI)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TypeVar
+
+import dagster as dg
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED_DAGSTER_YAML = REPO / "dev" / "dagster.yaml"
+BIN = Path(sys.executable).parent
+
+T = TypeVar("T")
+
+
+def dagster_home(root: Path) -> Path:
+    """A fresh DAGSTER_HOME holding the dagster.yaml that `make dev` ships."""
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(SHIPPED_DAGSTER_YAML, home / "dagster.yaml")
+    return home
+
+
+class Background:
+    """A command in its own process group, stopped (with everything it started) on exit."""
+
+    def __init__(self, command: Sequence[str], env: dict[str, str], log: Path) -> None:
+        self.command = list(command)
+        self.env = env
+        self.log = log
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Background:
+        with self.log.open("wb") as out:
+            self._proc = subprocess.Popen(
+                self.command,
+                env=self.env,
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def output(self, tail: int = 6000) -> str:
+        return self.log.read_text(errors="replace")[-tail:] if self.log.exists() else ""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        # The group is ours alone (start_new_session): the daemon's code server and run workers.
+        for sig, wait in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        # Children may outlive the leader for a moment; make sure none keeps running.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wait_for(
+    probe: Callable[[], T | None],
+    timeout: float,
+    what: str,
+    on_timeout: Callable[[], str] = lambda: "",
+    interval: float = 1.0,
+) -> T:
+    """Poll `probe` until it returns something truthy; fail with `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"timed out after {timeout:.0f}s waiting for {what}\n{on_timeout()}"
+            )
+        time.sleep(interval)
+
+
+def month_runs(instance: dg.DagsterInstance, month: str) -> list[dg.DagsterRun]:
+    """Runs of the import job for one partition, newest first."""
+    return list(
+        instance.get_runs(
+            filters=dg.RunsFilter(
+                job_name="import_statements_job", tags={"dagster/partition": month}
+            )
+        )
+    )
+
+
+def finished_runs(instance: dg.DagsterInstance, month: str) -> list[dg.DagsterRun] | None:
+    """The month's runs once there are some and all of them have finished, else None."""
+    runs = month_runs(instance, month)
+    return runs if runs and all(r.is_finished for r in runs) else None
+
+
+def describe_runs(instance: dg.DagsterInstance) -> str:
+    lines = []
+    for run in instance.get_runs(limit=20):
+        lines.append(f"{run.run_id} {run.tags.get('dagster/partition')} {run.status.value}")
+        if run.status == dg.DagsterRunStatus.FAILURE:
+            for record in instance.all_logs(run.run_id):
+                if record.is_dagster_event and record.dagster_event.is_failure:
+                    lines.append(f"  {record.dagster_event.message}")
+    return "\n".join(lines)

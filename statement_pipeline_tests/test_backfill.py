@@ -1,0 +1,97 @@
+"""A backfill of several months from the CLI, through the run queue and the table-write pool.
+
+The shipped dagster.yaml lets several runs go at once but gives the pool
+`statement_table_writes` one slot: every month must come out exact, and no two loader ops may
+ever write to the table at the same time, whichever runs they belong to.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+from pathlib import Path
+
+import dagster as dg
+
+from statement_pipeline import aws
+from statement_pipeline.core.retry import Backoff
+from statement_pipeline.core.settings import Names
+from statement_pipeline.core.table import count_month
+from statement_pipeline.localstack import bootstrap_here, upload_sample_month
+from statement_pipeline_tests.processes import (
+    BIN,
+    Background,
+    dagster_home,
+    describe_runs,
+    month_runs,
+    wait_for,
+)
+
+MONTHS = {"2026-07": 240, "2026-08": 180, "2026-09": 300}
+
+
+def loader_intervals(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float, float]]:
+    """(start, end) of each loader op of a run, from its step events."""
+    starts: dict[str, float] = {}
+    intervals = []
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or not (record.step_key or "").startswith("loaded_statements.load_"):
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            starts[record.step_key or ""] = record.timestamp
+        elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+            intervals.append((starts[record.step_key or ""], record.timestamp))
+    return intervals
+
+
+def all_done(instance: dg.DagsterInstance) -> list[dg.DagsterRun] | None:
+    runs = [run for month in MONTHS for run in month_runs(instance, month)]
+    return runs if len(runs) == len(MONTHS) and all(r.is_finished for r in runs) else None
+
+
+def test_a_backfill_of_several_months_loads_each_exactly_one_writer_at_a_time(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    names = Names()
+    bootstrap_here(names)
+    for seed, (month, records) in enumerate(MONTHS.items()):
+        upload_sample_month(names, month, records, files=2, seed=seed)
+    home = dagster_home(tmp_path)
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    dagster = [str(BIN / "dagster")]
+    target = ["-m", "statement_pipeline"]
+    # Only the backfill's runs here: the sensor (running by default) would import them too.
+    subprocess.run(
+        [*dagster, "sensor", "stop", "statement_file_sensor", *target],
+        env=env,
+        check=True,
+        timeout=90,
+        capture_output=True,
+    )
+    backfill = [*dagster, "job", "backfill", *target, "-j", "import_statements_job"]
+    daemon = Background([str(BIN / "dagster-daemon"), "run", *target], env, tmp_path / "d.log")
+    with daemon, dg.DagsterInstance.from_config(str(home)) as instance:
+        subprocess.run(
+            [*backfill, "--partitions", ",".join(MONTHS), "--noprompt"],
+            env=env,
+            check=True,
+            timeout=90,
+            capture_output=True,
+        )
+        runs = wait_for(
+            lambda: all_done(instance),
+            150,
+            "the backfill's runs",
+            lambda: describe_runs(instance) + "\n" + daemon.output(),
+        )
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), describe_runs(instance)
+        assert all(r.tags.get("dagster/backfill") for r in runs)
+        intervals = sorted(i for r in runs for i in loader_intervals(instance, r.run_id))
+    assert len(intervals) == len(MONTHS)
+    for (_, end), (start, _) in itertools.pairwise(intervals):
+        assert start >= end, "two loader ops wrote to the table at the same time"
+    dynamodb = aws.client("dynamodb")
+    for month, records in MONTHS.items():
+        assert count_month(dynamodb, names.table, month, Backoff()) == records, month

@@ -1,0 +1,89 @@
+"""The real `dagster-daemon` against a moto server: a file dropped in S3 gets imported.
+
+Nobody starts the sensor or a run: the sensor is RUNNING by default, its tick requests the
+month, the run queue launches it, and the month lands in the table exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from statement_pipeline import aws
+from statement_pipeline.core import sample
+from statement_pipeline.core.retry import Backoff
+from statement_pipeline.core.settings import Names
+from statement_pipeline.core.table import count_month
+from statement_pipeline.localstack import bootstrap_here
+from statement_pipeline_tests.processes import (
+    BIN,
+    Background,
+    dagster_home,
+    describe_runs,
+    finished_runs,
+    month_runs,
+    wait_for,
+)
+
+MONTH = "2026-10"
+RECORDS = 300
+
+
+def sensor_ticked(instance: dg.DagsterInstance) -> bool:
+    """True once the daemon has stored a cursor for the sensor (its first tick is done)."""
+    return any(
+        state.name == "statement_file_sensor" and getattr(state.instigator_data, "cursor", None)
+        for state in instance.all_instigator_state()
+    )
+
+
+def test_a_file_dropped_in_s3_is_imported_by_the_daemon(moto_endpoint: str, tmp_path: Path) -> None:
+    names = Names()
+    bootstrap_here(names)
+    home = dagster_home(tmp_path)
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    daemon = Background(
+        [str(BIN / "dagster-daemon"), "run", "-m", "statement_pipeline"],
+        env,
+        tmp_path / "daemon.log",
+    )
+    with daemon, dg.DagsterInstance.from_config(str(home)) as instance:
+        wait_for(
+            lambda: sensor_ticked(instance),
+            60,
+            "the sensor's first tick on the empty bucket",
+            daemon.output,
+        )
+        assert month_runs(instance, MONTH) == []
+        ((name, content),) = sample.write_month(MONTH, RECORDS, files=1, seed=3)
+        dropped = tmp_path / name
+        dropped.write_bytes(content)
+        # The documented one-liner, run the way a person runs it.
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "statement_pipeline.cli",
+                "upload",
+                str(dropped),
+                "--month",
+                MONTH,
+            ],
+            env=env,
+            check=True,
+            timeout=60,
+        )
+        runs = wait_for(
+            lambda: finished_runs(instance, MONTH),
+            120,
+            f"the import of {MONTH}",
+            lambda: describe_runs(instance) + "\n" + daemon.output(),
+        )
+        assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS], describe_runs(instance)
+        assert runs[0].tags.get("dagster/sensor_name") == "statement_file_sensor"
+    in_table = count_month(aws.client("dynamodb"), names.table, MONTH, Backoff())
+    assert in_table == RECORDS

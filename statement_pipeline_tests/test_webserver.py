@@ -1,0 +1,194 @@
+"""`statement-pipeline dev` (what `make dev` runs), then a partition launched through GraphQL.
+
+The dev command starts its own local AWS with a sample month; the sensor imports that month
+on its first tick; then the month is launched again the way the UI's Materialize button does
+it (LaunchPipelineExecution on the asset job, with the partition tag) and must load exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import dagster as dg
+
+from statement_pipeline.commands.dev import (
+    find_dagster_config,
+    month_shift,
+    prepare_home,
+    sample_plan,
+)
+from statement_pipeline.core.retry import Backoff
+from statement_pipeline.core.sample import bad_rows_corpus
+from statement_pipeline.core.table import count_month
+from statement_pipeline.infra.localaws import LOCAL_ENV, free_port
+from statement_pipeline_tests.processes import (
+    Background,
+    describe_runs,
+    finished_runs,
+    wait_for,
+)
+
+RECORDS = 200
+ASSETS = ["scheduled_statements", "loaded_statements"]
+CHECKS = [
+    "table_count_matches_valid_rows",
+    "queue_drained",
+    "no_rejected_rows",
+    "reject_rate_below_limit",
+]
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+LOCATIONS = """
+{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }
+"""
+RUN_STATUS = """
+query Status($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }
+"""
+
+
+def graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        f"{url}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
+        payload = json.loads(response.read())
+    assert "errors" not in payload, payload
+    return payload["data"]
+
+
+def repositories(url: str) -> list[dict[str, Any]] | None:
+    try:
+        nodes = graphql(url, LOCATIONS)["repositoriesOrError"].get("nodes")
+    except (OSError, urllib.error.URLError):
+        return None
+    return nodes or None
+
+
+def materialize_params(location: str, repository: str, month: str) -> dict[str, Any]:
+    """What the UI sends when Materialize is pressed for one partition of both assets."""
+    return {
+        "selector": {
+            "repositoryLocationName": location,
+            "repositoryName": repository,
+            "pipelineName": "__ASSET_JOB",
+            "assetSelection": [{"path": [name]} for name in ASSETS],
+            "assetCheckSelection": [
+                {"assetKey": {"path": ["loaded_statements"]}, "name": name} for name in CHECKS
+            ],
+        },
+        "mode": "default",
+        "runConfigData": {},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": month}]},
+    }
+
+
+def test_make_dev_then_a_partition_launched_through_graphql(tmp_path: Path) -> None:
+    ui_port, aws_port = free_port(), free_port()
+    url = f"http://127.0.0.1:{ui_port}"
+    home = tmp_path / "dagster_home"
+    (month,) = sample_plan(datetime.now(UTC), 1, RECORDS)
+    command = [sys.executable, "-m", "statement_pipeline.cli", "dev", "--months", "1"]
+    command += ["--records", str(RECORDS), "--files", "1", "--port", str(ui_port)]
+    command += ["--aws-port", str(aws_port), "--home", str(home)]
+    dev = Background(command, dict(os.environ), tmp_path / "dev.log")
+    with dev:
+        (repo, *_) = wait_for(lambda: repositories(url), 90, "the Dagster UI", dev.output)
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            by_sensor = wait_for(
+                lambda: finished_runs(instance, month.period),
+                120,
+                f"the sensor's import of the sample month {month.period}",
+                lambda: describe_runs(instance) + "\n" + dev.output(),
+            )
+            assert [r.status for r in by_sensor] == [dg.DagsterRunStatus.SUCCESS]
+            params = materialize_params(repo["location"]["name"], repo["name"], month.period)
+            launched = graphql(url, LAUNCH, {"params": params})["launchPipelineExecution"]
+            assert launched["__typename"] == "LaunchRunSuccess", launched
+            run_id = launched["run"]["runId"]
+
+            def status() -> str | None:
+                value = graphql(url, RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
+                return value if value in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+            final = wait_for(
+                status, 120, "the launched run", lambda: describe_runs(instance) + dev.output()
+            )
+            assert final == "SUCCESS", describe_runs(instance)
+            checks = [
+                record.dagster_event.asset_check_evaluation_data
+                for record in instance.all_logs(
+                    run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+                )
+                if record.dagster_event
+            ]
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=f"http://127.0.0.1:{aws_port}",
+            region_name=LOCAL_ENV["AWS_REGION"],
+            aws_access_key_id=LOCAL_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_ENV["AWS_SECRET_ACCESS_KEY"],
+        )
+        assert count_month(dynamodb, "statements", month.period, Backoff()) == month.records
+    outcome = {c.check_name: c.passed for c in checks}
+    # The sample month carries a file of broken rows: all rejected and reported (a warning),
+    # failing the reject-rate check only when they are more than 5% of the month's rows.
+    bad = len(bad_rows_corpus(month.period))
+    assert outcome == {
+        "table_count_matches_valid_rows": True,
+        "queue_drained": True,
+        "no_rejected_rows": False,
+        "reject_rate_below_limit": bad / (bad + month.records) <= 0.05,
+    }
+
+
+def test_month_shift_crosses_year_boundaries() -> None:
+    moment = datetime(2026, 1, 20, tzinfo=UTC)
+    assert [month_shift(moment, n) for n in (0, 1, 2, 13, -11, -12)] == [
+        "2026-01",
+        "2025-12",
+        "2025-11",
+        "2024-12",
+        "2026-12",
+        "2027-01",
+    ]
+
+
+def test_the_dev_sample_months_are_the_closed_ones_oldest_first() -> None:
+    plan = sample_plan(datetime(2026, 11, 26, tzinfo=UTC), 3, 5_000)
+    assert [m.period for m in plan] == ["2026-08", "2026-09", "2026-10"]
+    assert [m.records for m in plan] == [4_000, 5_000, 6_000]
+    assert [m.with_bad_rows for m in plan] == [False, False, True]
+    assert len({m.seed for m in plan}) == 3
+
+
+def test_the_dev_instance_starts_fresh_with_the_shipped_config(tmp_path: Path) -> None:
+    home = tmp_path / ".dagster_home"
+    (home / "history").mkdir(parents=True)
+    (home / "history" / "runs.db").write_bytes(b"old runs")
+    (home / "samples").mkdir()
+    (home / "dagster.yaml").write_text("stale: true\n")
+    shipped = find_dagster_config(tmp_path)
+    prepare_home(home, shipped)
+    assert not (home / "history").exists()
+    assert (home / "samples").is_dir()
+    assert (home / "dagster.yaml").read_text() == shipped.read_text()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
