@@ -127,6 +127,7 @@ def test_run_policy_grants_exactly_what_a_run_does() -> None:
             "sqs:SendMessage",
         ],
         "UseDeadLetterQueue": [
+            "sqs:ChangeMessageVisibility",
             "sqs:GetQueueAttributes",
             "sqs:GetQueueUrl",
             "sqs:ReceiveMessage",
@@ -499,7 +500,7 @@ def test_run_policy_allows_the_calls_a_run_makes(
                 "statements": [
                     {
                         "PutRequest": {
-                            "Item": {"month_shard": {"S": "2026-10#00"}, "statement_id": {"S": "1"}}
+                            "Item": {"period": {"S": "2026-10"}, "statement_id": {"S": "1"}}
                         }
                     }
                 ]
@@ -508,8 +509,8 @@ def test_run_policy_allows_the_calls_a_run_makes(
         items = dynamodb.query(
             TableName="statements",
             KeyConditionExpression="#p = :p",
-            ExpressionAttributeNames={"#p": "month_shard"},
-            ExpressionAttributeValues={":p": {"S": "2026-10#00"}},
+            ExpressionAttributeNames={"#p": "period"},
+            ExpressionAttributeValues={":p": {"S": "2026-10"}},
         )["Items"]
         assert len(items) == 1
 

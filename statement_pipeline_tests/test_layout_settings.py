@@ -109,3 +109,9 @@ def test_names_come_from_the_environment() -> None:
         "q-dlq",
         "t",
     )
+
+
+@pytest.mark.parametrize("prefix", ["rejects", "rejects/", "rejects/2026"])
+def test_a_prefix_inside_the_rejects_folder_is_refused(prefix: str) -> None:
+    with pytest.raises(ValueError, match="rejects"):
+        Names.from_env({"STATEMENT_PREFIX": prefix})

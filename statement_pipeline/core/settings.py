@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from statement_pipeline.core.layout import REJECTS_ROOT
+
 DEFAULT_BUCKET = "statements"
 DEFAULT_PREFIX = "statements/"
 DEFAULT_QUEUE = "statement-records"
@@ -40,7 +42,11 @@ class Names:
     table: str = DEFAULT_TABLE
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "prefix", normalize_prefix(self.prefix))
+        prefix = normalize_prefix(self.prefix)
+        if prefix.startswith(REJECTS_ROOT):
+            # Rejects would then sit inside month folders and be read back as statements.
+            raise ValueError(f"STATEMENT_PREFIX must not start with {REJECTS_ROOT!r}")
+        object.__setattr__(self, "prefix", prefix)
 
     @property
     def dlq(self) -> str:

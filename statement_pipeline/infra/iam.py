@@ -174,8 +174,9 @@ def run_policy(
       never modify or delete an input file.
     - `UseRecordQueue`: get URL/attributes, send (also SendMessageBatch), receive, delete
       (also DeleteMessageBatch) and change visibility on the queue.
-    - `UseDeadLetterQueue`: get URL/attributes, send (poison messages are moved there) and
-      receive (the check peeks with visibility 0) on the DLQ; nothing can delete from it.
+    - `UseDeadLetterQueue`: get URL/attributes, send (poison messages are moved there),
+      receive and change visibility (the check peeks: it hides each message while it reads
+      the DLQ, then makes them visible again) on the DLQ; nothing can delete from it.
     - `WriteStatementTable`: DescribeTable, BatchWriteItem and Query on the table.
 
     Encryption: the bootstrap defaults (SSE-S3 bucket, SSE-SQS queues, DynamoDB with the AWS
@@ -212,6 +213,7 @@ def run_policy(
                 "sqs:GetQueueAttributes",
                 "sqs:SendMessage",
                 "sqs:ReceiveMessage",
+                "sqs:ChangeMessageVisibility",
             ],
             arns.dlq,
         ),
