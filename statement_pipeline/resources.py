@@ -15,6 +15,7 @@ from dagster_aws.utils import ResourceWithBoto3Configuration, construct_boto_cli
 from pydantic import Field
 
 from statement_pipeline import aws
+from statement_pipeline.core.retry import Backoff, call_with_retry
 from statement_pipeline.core.settings import Names, normalize_prefix
 
 
@@ -75,11 +76,15 @@ class SQSResource(ResourceWithBoto3Configuration):
         return boto3_client(self, "sqs")
 
     def queue_urls(self, client: Any) -> tuple[str, str]:
-        """URLs of the queue and its DLQ."""
-        return (
-            client.get_queue_url(QueueName=self.resolved_queue_name())["QueueUrl"],
-            client.get_queue_url(QueueName=self.resolved_dlq_name())["QueueUrl"],
-        )
+        """URLs of the queue and its DLQ (retried: a 5xx here would otherwise fail the op)."""
+        backoff = Backoff()
+
+        def url(name: str) -> str:
+            return call_with_retry(lambda: client.get_queue_url(QueueName=name), backoff)[
+                "QueueUrl"
+            ]
+
+        return url(self.resolved_queue_name()), url(self.resolved_dlq_name())
 
 
 class DynamoDBResource(ResourceWithBoto3Configuration):

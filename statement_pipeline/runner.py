@@ -38,6 +38,13 @@ class RunReport:
         return bool(self.checks) and all(c.passed for c in self.checks)
 
 
+def _user_error(error: Any) -> Any:
+    """The op's own exception inside Dagster's step execution wrapper."""
+    if error.cls_name == "DagsterExecutionStepExecutionError" and error.cause is not None:
+        return error.cause
+    return error
+
+
 def _plain(value: Any) -> Any:
     return getattr(value, "value", value)
 
@@ -73,7 +80,7 @@ def run_import(
         )
     if not result.success:
         failures = [
-            e.step_failure_data.error.message.strip()
+            _user_error(e.step_failure_data.error).message.strip()
             for e in result.all_events
             if e.is_step_failure and e.step_failure_data and e.step_failure_data.error
         ]

@@ -15,8 +15,12 @@ import dagster as dg
 
 from statement_pipeline import aws
 from statement_pipeline.core.items import SOURCE_ETAG, SOURCE_KEY, SOURCE_LINE
+from statement_pipeline.core.loader import Drainer, DrainSettings, DrainStats, SourceVersions
+from statement_pipeline.core.ratelimit import TokenBucket
 from statement_pipeline.core.records import COLUMNS, NUMBER_COLUMNS
+from statement_pipeline.core.retry import Backoff
 from statement_pipeline.core.settings import Names
+from statement_pipeline.core.table import BatchWriter
 from statement_pipeline.infra.bootstrap import TableSettings
 from statement_pipeline.localstack import bootstrap_here, upload_month
 from statement_pipeline.runner import RunReport, run_import
@@ -69,10 +73,8 @@ def assert_month_exact(month: str, rows: Iterable[Sequence[str]]) -> list[dict[s
     assert len(stored_ids) == len(set(stored_ids))
     missing = sorted(set(expected) - set(stored_ids))
     extra = sorted(set(stored_ids) - set(expected))
-    assert not missing and not extra, (
-        f"{month}: {len(missing)} statements missing (e.g. {missing[:3]}), "
-        f"{len(extra)} unexpected (e.g. {extra[:3]})"
-    )
+    assert not missing, f"{month}: {len(missing)} statements missing (e.g. {missing[:3]})"
+    assert not extra, f"{month}: {len(extra)} unexpected statements (e.g. {extra[:3]})"
     for item in items:
         row = expected[item["statement_id"]["S"]]
         for column, value in zip(COLUMNS, row, strict=True):
@@ -135,6 +137,26 @@ def drain_messages(url: str) -> list[dict[str, Any]]:
         out.extend(got)
         for message in got:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def replay_queue(visibility_timeout: int = 10) -> DrainStats:
+    """Load whatever is left in the queue, as a later run's loader would, until it is empty.
+
+    Runs stop once their own month is complete, so messages a dead run held, or whose
+    delete failed, can outlive them; replaying them must not change the table.
+    """
+    backoff = Backoff()
+    queue, dlq = queue_urls()
+    return Drainer(
+        sqs=aws.client("sqs"),
+        queue_url=queue,
+        dlq_url=dlq,
+        writer=BatchWriter(aws.client("dynamodb"), NAMES.table, TokenBucket(None), backoff),
+        sources=SourceVersions(aws.client("s3"), NAMES.bucket, backoff),
+        month_complete=lambda: False,
+        settings=DrainSettings(wait_seconds=1, visibility_timeout=visibility_timeout),
+        backoff=backoff,
+    ).drain()
 
 
 def run_in_process(

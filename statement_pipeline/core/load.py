@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ from statement_pipeline.core.loader import (
     DrainSettings,
     DrainStats,
     LoadIncomplete,
+    MonthProgress,
     SourceVersions,
     Superseded,
 )
@@ -87,6 +89,8 @@ class LoaderResult:
     seconds: float
     messages: int
     records: int
+    records_of_month: int
+    records_other_months: int
     items_written: int
     write_calls: int
     receive_calls: int
@@ -127,6 +131,8 @@ def run_loader_op(
     stats = WriteStats()
     sources = SourceVersions(s3, bucket, backoff)
     checks = 0
+    stop = threading.Event()
+    progress = MonthProgress(month.period, month.expected, month.sources)
 
     def month_complete() -> bool:
         nonlocal checks
@@ -136,7 +142,7 @@ def run_loader_op(
         )
 
     def work() -> DrainStats:
-        return Drainer(
+        drainer = Drainer(
             sqs=sqs,
             queue_url=queue_url,
             dlq_url=dlq_url,
@@ -145,7 +151,16 @@ def run_loader_op(
             month_complete=month_complete,
             settings=settings.drain,
             backoff=backoff,
-        ).drain()
+            stop=stop,
+            progress=progress,
+        )
+        try:
+            return drainer.drain()
+        except BaseException:
+            # Fail the op now: the other workers stop instead of idling until this worker's
+            # messages become visible again (a denied write would otherwise look like a hang).
+            stop.set()
+            raise
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loader") as pool:
         futures = [pool.submit(work) for _ in range(workers)]
@@ -155,6 +170,8 @@ def run_loader_op(
         seconds=round(time.monotonic() - started, 3),
         messages=sum(d.messages for d in drained),
         records=sum(d.records for d in drained),
+        records_of_month=progress.records,
+        records_other_months=progress.other_months,
         items_written=stats.items,
         write_calls=stats.calls,
         receive_calls=sum(d.receive_calls for d in drained),
@@ -204,6 +221,8 @@ class LoadedMonth:
     rejected: int
     sources: dict[str, str]
     items_written: int
+    records_of_month: int
+    records_other_months: int
     in_table: int | None
     stale_removed: int
     seconds: float
@@ -272,6 +291,8 @@ def finish(
         rejected=month.rejected,
         sources=dict(month.sources),
         items_written=sum(r.items_written for r in results),
+        records_of_month=sum(r.records_of_month for r in results),
+        records_other_months=sum(r.records_other_months for r in results),
         in_table=in_table,
         stale_removed=removed,
         seconds=round(time.time() - started, 3),
@@ -302,6 +323,9 @@ def describe_loaded(m: LoadedMonth) -> str:
 def loading_metadata(m: LoadedMonth) -> dict[str, Any]:
     return {
         "items_written": m.items_written,
+        # The queue is shared: in a backfill a run's loaders also write other months' records.
+        "records_of_month_written": m.records_of_month,
+        "records_of_other_months_written": m.records_other_months,
         "expected": m.expected,
         "stale_removed": m.stale_removed,
         "seconds": m.seconds,

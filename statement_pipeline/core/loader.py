@@ -8,6 +8,7 @@ records were all written. Poison messages go to the DLQ at once; the rest are re
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,46 @@ class SourceVersions:
         return self._etags[key] == etag
 
 
+class MonthProgress:
+    """Which records of its own import a loader op has written, each counted once.
+
+    The queue is shared by every month, so in a backfill a run's loaders also write other
+    months' records. Once an op has itself written every record its run scheduled (from the
+    file versions that run read), its own month is done and it stops, leaving other months to
+    their own runs. Records are counted by line, so a message delivered twice, or a dead run's
+    message cut differently, never counts twice.
+    """
+
+    def __init__(self, period: str, expected: int, sources: dict[str, str]) -> None:
+        self.period = period
+        self.expected = expected
+        self._sources = dict(sources)
+        self._lines: dict[str, set[int]] = {key: set() for key in sources}
+        self._records = 0
+        self.other_months = 0
+        self._lock = threading.Lock()
+
+    def add(self, batch: RecordBatch) -> None:
+        with self._lock:
+            if batch.period != self.period:
+                self.other_months += len(batch.records)
+                return
+            if self._sources.get(batch.source_key) != batch.source_etag:
+                return
+            lines = self._lines[batch.source_key]
+            before = len(lines)
+            lines.update(line for line, _ in batch.records)
+            self._records += len(lines) - before
+
+    @property
+    def records(self) -> int:
+        return self._records
+
+    @property
+    def complete(self) -> bool:
+        return self.expected > 0 and self._records >= self.expected
+
+
 @dataclass
 class DrainSettings:
     """How one worker drains the queue."""
@@ -116,6 +157,8 @@ class Drainer:
         settings: DrainSettings,
         backoff: Backoff,
         clock: Callable[[], float] = time.monotonic,
+        stop: threading.Event | None = None,
+        progress: MonthProgress | None = None,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -126,6 +169,8 @@ class Drainer:
         self._settings = settings
         self._backoff = backoff
         self._clock = clock
+        self._stop = stop
+        self._progress = progress
         self.stats = DrainStats()
 
     def drain(self) -> DrainStats:
@@ -138,6 +183,12 @@ class Drainer:
         started = self._clock()
         last_check = started
         while True:
+            if self._stop is not None and self._stop.is_set():
+                # Another worker failed (e.g. AccessDenied) and its error fails the op; waiting
+                # here for the messages it holds to become visible again would only delay that.
+                return self.stats
+            if self._progress is not None and self._progress.complete:
+                return self.stats
             if self._clock() - started > s.deadline_seconds:
                 raise LoadIncomplete(
                     f"the queue was not drained after {s.deadline_seconds:.0f}s of loading"
@@ -206,6 +257,8 @@ class Drainer:
                 retry.append(message["ReceiptHandle"])
                 continue
             self.stats.records += len(batch.records)
+            if self._progress is not None:
+                self._progress.add(batch)
             done.append(message["ReceiptHandle"])
         if done:
             result = delete_messages(self._sqs, self._queue_url, done, self._backoff)

@@ -48,7 +48,9 @@ def scan_file(ref: FileRef, stream: BinaryIO, period: str) -> FileScan:
     for row in reader:
         rows += 1
         if isinstance(row, Reject):
-            rejects.append(row)
+            # Scans travel between ops through Dagster's IO manager (pickled to storage), so
+            # they keep no row values; the rejects object re-reads the rejected rows' fields.
+            rejects.append(Reject(row.line, row.reason, ()))
         else:
             valid.append((row.values[0], fingerprint(row.values), row.line))
     return FileScan(ref, list(reader.header), list(reader.extra_columns), rows, rejects, valid)

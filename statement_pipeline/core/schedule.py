@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -24,7 +24,7 @@ from statement_pipeline.core.plan import (
 )
 from statement_pipeline.core.queue import MAX_BATCH_BYTES, send_messages
 from statement_pipeline.core.records import FileFormatError
-from statement_pipeline.core.retry import Backoff
+from statement_pipeline.core.retry import Backoff, call_with_retry
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,9 @@ def split_evenly(files: Sequence[FileRef], groups: int) -> list[list[FileRef]]:
 def open_version(s3: Any, bucket: str, ref: FileRef) -> Any:
     """Stream exactly the listed version of a file, or fail if it has been replaced since."""
     try:
-        return s3.get_object(Bucket=bucket, Key=ref.key, IfMatch=ref.etag)["Body"]
+        return call_with_retry(
+            lambda: s3.get_object(Bucket=bucket, Key=ref.key, IfMatch=ref.etag), Backoff()
+        )["Body"]
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         if code in ("PreconditionFailed", "412", "NoSuchKey", "404"):
@@ -122,6 +124,8 @@ def plan_and_report(
             Body=render_rejects(key, plan.headers[key], rejects),
             ContentType="text/csv",
         )
+        # The plan is handed to the enqueue ops (and stored): it keeps no row values either.
+        plan.rejects[key] = [replace(r, raw=()) for r in rejects]
         written.add(target)
     # Rejects of an earlier import of this month that no longer apply would mislead.
     paginator = s3.get_paginator("list_objects_v2")
@@ -133,9 +137,7 @@ def plan_and_report(
 
 
 def _with_raw(s3: Any, bucket: str, month: str, key: str, plan: MonthPlan, rejects: list) -> list:
-    """Fill in the fields of rejected duplicate rows, which the scan did not keep."""
-    from dataclasses import replace
-
+    """Fill in the fields of rejected rows, which the scan did not keep."""
     ref = next(f.ref for f in plan.files if f.ref.key == key)
     need = {r.line for r in rejects if not r.raw}
     raws = raw_rows(open_version(s3, bucket, ref), key, month, need)
@@ -143,13 +145,10 @@ def _with_raw(s3: Any, bucket: str, month: str, key: str, plan: MonthPlan, rejec
 
 
 def raw_rows(stream: Any, key: str, month: str, lines: set[int]) -> dict[int, tuple[str, ...]]:
+    """The fields as read of the given lines (valid rows keep them in `Record.raw`)."""
     from statement_pipeline.core.records import StatementReader
 
-    found: dict[int, tuple[str, ...]] = {}
-    for row in StatementReader(stream, key, month):
-        if row.line in lines:
-            found[row.line] = tuple(getattr(row, "raw", None) or row.values)
-    return found
+    return {row.line: row.raw for row in StatementReader(stream, key, month) if row.line in lines}
 
 
 def describe_plan(plan: MonthPlan) -> list[str]:
