@@ -39,8 +39,12 @@ def aws() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def local_aws_server() -> Iterator[LocalAws]:
-    """One moto server in its own process for the session (reset by `moto_endpoint`)."""
-    with LocalAws() as server:
+    """One moto server in its own process for the session (reset by `moto_endpoint`).
+
+    Plain moto, as shipped, without the embedded local AWS's speed-ups: the tests must hold
+    against the emulator anyone else would point the pipeline at.
+    """
+    with LocalAws(speedups=False) as server:
         yield server
 
 

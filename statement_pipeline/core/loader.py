@@ -196,6 +196,10 @@ class Drainer:
             messages = self._receive()
             if messages:
                 self._process(messages)
+                # Check the month only after a whole interval of finding nothing to do: at the
+                # end of every load the other workers' last messages are briefly in flight,
+                # and counting the month then would read all of it for nothing.
+                last_check = self._clock()
                 continue
             depth = self._depth()
             if depth.total == 0:

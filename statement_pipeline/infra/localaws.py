@@ -13,6 +13,7 @@ import urllib.request
 from types import TracebackType
 
 DEFAULT_HOST = "127.0.0.1"
+MOTO_SERVER_SCRIPT = os.path.join(os.path.dirname(__file__), "moto_speedups.py")
 DEFAULT_PORT = 5005
 # moto needs *some* region and credentials to sign against; these are placeholders, never real.
 LOCAL_ENV = {
@@ -32,9 +33,9 @@ def free_port(host: str = DEFAULT_HOST) -> int:
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Run the moto server in the foreground until interrupted."""
-    from moto import server
+    from statement_pipeline.infra import moto_speedups
 
-    server.main(["-H", host, "-p", str(port)])
+    moto_speedups.main(["-H", host, "-p", str(port)])
 
 
 def _request(url: str, method: str = "GET", timeout: float = 2.0) -> bytes:
@@ -62,10 +63,14 @@ class LocalAws:
         host: str = DEFAULT_HOST,
         port: int | None = None,
         env: dict[str, str] | None = None,
+        speedups: bool = True,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self._env = env
+        # Without the speedups, moto's Query and ReceiveMessage cost grows with the square of
+        # the data (see infra/moto_speedups.py); `speedups=False` runs moto exactly as shipped.
+        self._server = [MOTO_SERVER_SCRIPT] if speedups else ["-m", "moto.server"]
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -75,7 +80,7 @@ class LocalAws:
     def start(self, timeout: float = 30.0) -> LocalAws:
         env = {**os.environ, **LOCAL_ENV, **(self._env or {})}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, *self._server, "-H", self.host, "-p", str(self.port)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -1,0 +1,690 @@
+"""Import benchmark: the seed's experiment, replayed on the embedded local AWS (moto server).
+
+    .venv/bin/python benchmarks/import_benchmark.py                  # 23,300 records (make bench)
+    .venv/bin/python benchmarks/import_benchmark.py --records 233000 # the scale test
+
+Every measurement gets a fresh moto server (`infra.localaws.LocalAws`) so no run pays for
+another's data, and a sample month generated with a random seed (unseen data). Measured:
+
+- the import exactly as operators run it: `dagster asset materialize -m statement_pipeline
+  --select '*' --partition <month>` in a subprocess (wall time, the run's own step timings,
+  peak RSS of the whole process tree, API calls counted outside the process);
+- the emulator's plain write speed: the same items as BatchWriteItem calls of 25 from 4
+  threads and nothing else, the floor any import on this emulator can reach;
+- files x loaders (1, 2, 4 each) and 4 loader processes under the multiprocess executor;
+- the seed's per-record design (benchmarks/seed_replica.py) on the same emulator.
+
+API calls are counted with botocore's client-side monitoring (AWS_CSM_ENABLED): every client
+in the materialize process tree reports each call over UDP to this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.metadata
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from seed_replica import SeedResult, replay
+
+from statement_pipeline import aws
+from statement_pipeline.core import sample
+from statement_pipeline.core.items import Item, to_item
+from statement_pipeline.core.records import Record, StatementReader
+from statement_pipeline.core.settings import Names
+from statement_pipeline.infra.localaws import LOCAL_ENV, LocalAws
+from statement_pipeline.localstack import bootstrap_here, upload_month
+
+MONTH = "2026-10"
+SEED_RECORDS = 23_300
+# The seed's published numbers on real AWS (table of 160 WCU unless noted).
+PUBLISHED = (
+    ("seed on AWS, published", 1, 1, 153.0, 168.0),
+    ("seed on AWS, published", 4, 4, 39.0, 44.0),
+)
+PUBLISHED_CALLS_PER_RECORD = 4
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    label: str
+    files: int | str
+    loaders: int | str
+    records: int
+    queue_s: float | None = None
+    load_s: float | None = None
+    check_s: float | None = None
+    run_s: float | None = None
+    wall_s: float | None = None
+    api_calls: int | None = None
+    peak_rss_mb: float | None = None
+    emulator_cpu_s: float | None = None
+    ok: bool = True
+    note: str = ""
+    calls_by_api: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def calls_per_1000(self) -> float | None:
+        if self.api_calls is None or not self.records:
+            return None
+        return 1000 * self.api_calls / self.records
+
+    @property
+    def records_per_second(self) -> float | None:
+        return self.records / self.wall_s if self.wall_s else None
+
+
+# --- measuring from outside ------------------------------------------------------------------
+
+
+class CallCounter:
+    """Counts AWS API calls reported by botocore's client-side monitoring over UDP."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.port = int(self._sock.getsockname()[1])
+        self._lock = threading.Lock()
+        self._calls: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+
+    def env(self) -> dict[str, str]:
+        """Environment that makes every botocore client in a process report its calls here."""
+        return {
+            "AWS_CSM_ENABLED": "true",
+            "AWS_CSM_HOST": "127.0.0.1",
+            "AWS_CSM_PORT": str(self.port),
+        }
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._sock.recv(65535)
+            except TimeoutError:
+                continue
+            event = json.loads(data)
+            # One ApiCallAttempt per HTTP request the emulator answers (retries included).
+            if event.get("Type") == "ApiCallAttempt":
+                with self._lock:
+                    self._calls[f"{event.get('Service')}.{event.get('Api')}"] += 1
+
+    def take(self) -> Counter[str]:
+        """Calls counted since the last take (waits briefly for datagrams still in flight)."""
+        time.sleep(0.5)
+        with self._lock:
+            calls, self._calls = self._calls, Counter()
+        return calls
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()
+
+
+def _children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry.name}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        kids.setdefault(ppid, []).append(int(entry.name))
+    return kids
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident memory of a process and all of its descendants, summed."""
+    kids = _children()
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            continue
+        stack.extend(kids.get(pid, []))
+    return total
+
+
+class PeakRss:
+    """Polls a process tree's summed RSS (psutil is not a dependency) and keeps the peak."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        self.peak = 0
+        self._pid = pid
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.peak = max(self.peak, tree_rss_bytes(self._pid))
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def emulator_pid(server: LocalAws) -> int:
+    """The moto server process of `server` (a child of this script listening on its port)."""
+    port = str(server.port)
+    for pid in _children().get(os.getpid(), []):
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"-p" in args and port.encode() in args:
+            return pid
+    raise RuntimeError(f"no moto server process found for port {port}")
+
+
+# --- the month ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Month:
+    period: str
+    records: int
+    files: list[tuple[str, bytes]]
+    data_seed: int
+
+
+def make_month(records: int, files: int, data_seed: int) -> Month:
+    return Month(
+        MONTH, records, sample.write_month(MONTH, records, files, seed=data_seed), data_seed
+    )
+
+
+# Set by --stock-emulator: moto exactly as shipped, without infra/moto_speedups.py.
+SPEEDUPS = {"on": True}
+
+
+@contextmanager
+def emulator(month: Month) -> Iterator[tuple[LocalAws, Names, list[str]]]:
+    """A fresh moto server with the pipeline's resources and the month's files uploaded."""
+    saved = {k: os.environ.get(k) for k in (*LOCAL_ENV, "AWS_ENDPOINT_URL", "AWS_PROFILE")}
+    with LocalAws(speedups=SPEEDUPS["on"]) as server:
+        os.environ.update(LOCAL_ENV)
+        os.environ["AWS_ENDPOINT_URL"] = server.endpoint
+        os.environ.pop("AWS_PROFILE", None)
+        try:
+            names = Names.from_env()
+            bootstrap_here(names)
+            keys = upload_month(names, month.period, month.files)
+            yield server, names, keys
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def month_items(names: Names, month: Month) -> list[Item]:
+    """The items an import of the month writes (same values, keys and bookkeeping)."""
+    loaded_at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    items: list[Item] = []
+    for name, content in month.files:
+        key = f"{names.prefix}{month.period}/{name}"
+        etag = f'"{hashlib.md5(content, usedforsecurity=False).hexdigest()}"'
+        for row in StatementReader(_Bytes(content), key, month.period):
+            if isinstance(row, Record):
+                items.append(
+                    to_item(
+                        row.values,
+                        source_key=key,
+                        source_etag=etag,
+                        line=row.line,
+                        loaded_at=loaded_at,
+                    )
+                )
+    return items
+
+
+class _Bytes:
+    """A minimal binary stream over bytes (what StatementReader reads)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+        self._pos = 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._data) if size < 0 else self._pos + size
+        chunk = bytes(self._data[self._pos : end])
+        self._pos += len(chunk)
+        return chunk
+
+
+# --- the measurements -------------------------------------------------------------------------
+
+
+def plain_write(month: Month, threads: int = 4) -> Row:
+    """The emulator's floor: the month's items as BatchWriteItem calls of 25, 4 threads."""
+    with emulator(month) as (server, names, _):
+        items = month_items(names, month)
+        batches = [items[i : i + 25] for i in range(0, len(items), 25)]
+        clients = [aws.client("dynamodb") for _ in range(threads)]
+        calls = [0] * threads
+
+        def write(index: int) -> None:
+            for batch in batches[index::threads]:
+                pending = [{"PutRequest": {"Item": item}} for item in batch]
+                while pending:
+                    resp = clients[index].batch_write_item(RequestItems={names.table: pending})
+                    calls[index] += 1
+                    pending = resp.get("UnprocessedItems", {}).get(names.table, [])
+
+        pid = emulator_pid(server)
+        cpu = cpu_seconds(pid)
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(write, range(threads)))
+        seconds = time.monotonic() - started
+        return Row(
+            "plain BatchWriteItem, 4 threads (floor)",
+            "-",
+            threads,
+            len(items),
+            load_s=round(seconds, 2),
+            wall_s=round(seconds, 2),
+            api_calls=sum(calls),
+            emulator_cpu_s=round(cpu_seconds(pid) - cpu, 2),
+        )
+
+
+def _dagster() -> str:
+    beside = Path(sys.executable).with_name("dagster")
+    return str(beside) if beside.exists() else (shutil.which("dagster") or "dagster")
+
+
+def run_config(loaders: int, loader_ops: int = 1, processes: int = 0) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "ops": {
+            "loaded_statements": {
+                "ops": {"start_loaders": {"config": {"loaders": loaders, "loader_ops": loader_ops}}}
+            }
+        }
+    }
+    if processes:
+        config["execution"] = {"config": {"multiprocess": {"max_concurrent": processes}}}
+    return config
+
+
+def materialize(
+    month: Month, label: str, counter: CallCounter, config: dict[str, Any], loaders: int | str
+) -> Row:
+    """`dagster asset materialize` of the month in a subprocess, measured from outside."""
+    with emulator(month) as (server, _, keys), tempfile.TemporaryDirectory() as home:
+        Path(home, "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        env = {**os.environ, **counter.env(), "DAGSTER_HOME": home}
+        command = [
+            _dagster(), "asset", "materialize", "-m", "statement_pipeline", "--select", "*",
+            "--partition", month.period, "--config-json", json.dumps(config),
+        ]  # fmt: skip
+        pid = emulator_pid(server)
+        counter.take()
+        cpu = cpu_seconds(pid)
+        started = time.monotonic()
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        rss = PeakRss(proc.pid)
+        output, _ = proc.communicate()
+        wall = time.monotonic() - started
+        peak = rss.stop()
+        emulator_cpu = cpu_seconds(pid) - cpu
+        calls = counter.take()
+        row = Row(
+            label,
+            len(keys),
+            loaders,
+            month.records,
+            wall_s=round(wall, 2),
+            api_calls=sum(calls.values()),
+            peak_rss_mb=round(peak / 2**20, 1),
+            emulator_cpu_s=round(emulator_cpu, 2),
+            calls_by_api=dict(calls),
+        )
+        _read_run(home, row)
+        if proc.returncode != 0:
+            row.ok = False
+            row.note = f"exit code {proc.returncode}"
+            tail = output.decode(errors="replace").splitlines()[-15:]
+            print("\n".join(["materialize failed:", *tail]), file=sys.stderr)
+        return row
+
+
+def _read_run(home: str, row: Row) -> None:
+    """Fill the row from the run's own records: step timings, metadata, check verdicts."""
+    with dg.DagsterInstance.from_config(home) as instance:
+        runs = instance.get_runs(limit=1)
+        if not runs:
+            row.ok = False
+            row.note = "no run recorded"
+            return
+        run_id = runs[0].run_id
+        stats = instance.get_run_stats(run_id)
+        if stats.start_time and stats.end_time:
+            row.run_s = round(stats.end_time - stats.start_time, 2)
+        for step in instance.get_run_step_stats(run_id):
+            if step.step_key == "statement_checks" and step.start_time and step.end_time:
+                row.check_s = round(step.end_time - step.start_time, 2)
+        events = instance.all_logs(
+            run_id,
+            of_type={
+                dg.DagsterEventType.ASSET_MATERIALIZATION,
+                dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+            },
+        )
+        failed_checks = []
+        for entry in events:
+            event = entry.dagster_event
+            if event is None:
+                continue
+            if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+                mat = entry.asset_materialization
+                if mat is None:
+                    continue
+                seconds = mat.metadata.get("seconds")
+                value = float(seconds.value) if seconds is not None else None  # type: ignore[arg-type]
+                if mat.asset_key.to_user_string() == "scheduled_statements":
+                    row.queue_s = value
+                elif mat.asset_key.to_user_string() == "loaded_statements":
+                    row.load_s = value
+            else:
+                evaluation = event.event_specific_data
+                if not getattr(evaluation, "passed", False):
+                    failed_checks.append(getattr(evaluation, "check_name", "?"))
+        if failed_checks:
+            row.ok = False
+            row.note = "failed checks: " + ", ".join(failed_checks)
+
+
+def seed_replay(month: Month, loaders: int) -> Row:
+    """The seed's per-record design on a fresh emulator with the same files."""
+    with emulator(month) as (server, names, keys):
+        pid = emulator_pid(server)
+        cpu = cpu_seconds(pid)
+        result: SeedResult = replay(
+            make_client=aws.client, bucket=names.bucket, keys=keys, loaders=loaders
+        )
+        return Row(
+            "seed design replayed (1 message per record)",
+            len(keys),
+            loaders,
+            result.records,
+            queue_s=result.queue_seconds,
+            load_s=result.load_seconds,
+            wall_s=round(result.seconds, 2),
+            api_calls=result.calls,
+            emulator_cpu_s=round(cpu_seconds(pid) - cpu, 2),
+        )
+
+
+# --- reporting --------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+HEADER = (
+    f"{'':44} {'files':>5} {'ldrs':>4} {'queue s':>8} {'load s':>7} {'check s':>7} "
+    f"{'run s':>7} {'wall s':>7} {'rec/s':>7} {'calls/1k':>8} {'RSS MB':>7} {'emu CPU':>7}"
+)
+
+
+def format_row(row: Row) -> str:
+    label = row.label if row.ok else f"{row.label} FAILED"
+    return (
+        f"{label[:44]:44} {row.files!s:>5} {row.loaders!s:>4} {_fmt(row.queue_s):>8} "
+        f"{_fmt(row.load_s):>7} {_fmt(row.check_s):>7} {_fmt(row.run_s):>7} "
+        f"{_fmt(row.wall_s):>7} {_fmt(row.records_per_second, 0):>7} "
+        f"{_fmt(row.calls_per_1000):>8} {_fmt(row.peak_rss_mb, 0):>7} "
+        f"{_fmt(row.emulator_cpu_s):>7}" + (f"  {row.note}" if row.note else "")
+    )
+
+
+def published_rows() -> list[str]:
+    lines = []
+    for label, files, loaders, queue_s, load_s in PUBLISHED:
+        total = queue_s + load_s
+        lines.append(
+            f"{label:44} {files:>5} {loaders:>4} {queue_s:>8.1f} {load_s:>7.1f} {'-':>7} "
+            f"{'-':>7} {total:>7.1f} {SEED_RECORDS / total:>7,.0f} "
+            f"{1000 * PUBLISHED_CALLS_PER_RECORD:>8,.0f} {'-':>7} {'-':>7}"
+        )
+    lines.append(f"{'seed on AWS at 20 WCU, published':44} {'':>5} {'':>4} {'timed out':>8}")
+    return lines
+
+
+def verdict(name: str, value: float, limit: float, at_most: bool = True) -> str:
+    ok = value <= limit if at_most else value >= limit
+    sign = "<=" if at_most else ">="
+    return f"  {name:<58} {value:>8.2f}  (target {sign} {limit:g})  {'PASS' if ok else 'MISS'}"
+
+
+def median_row(rows: Sequence[Row]) -> Row:
+    """The run with the median wall time (a shared machine is noisy)."""
+    ordered = sorted(rows, key=lambda r: r.wall_s or 0.0)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+# --- the two modes ------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=SEED_RECORDS)
+    parser.add_argument("--files", type=int, default=4, help="files of the headline month")
+    parser.add_argument("--repeat", type=int, default=1, help="headline and floor runs (median)")
+    parser.add_argument("--no-matrix", action="store_true", help="skip files x loaders")
+    parser.add_argument("--no-seed", action="store_true", help="skip the seed design replay")
+    parser.add_argument(
+        "--seed-records",
+        type=int,
+        default=None,
+        help="replay the seed design on this many records and scale its times linearly "
+        "(understates the seed: the emulator's SQS cost per call grows with the queue)",
+    )
+    parser.add_argument("--data-seed", type=int, default=None, help="sample data seed")
+    parser.add_argument(
+        "--stock-emulator",
+        action="store_true",
+        help="moto exactly as shipped (without infra/moto_speedups.py; slow at scale)",
+    )
+    args = parser.parse_args(argv)
+    SPEEDUPS["on"] = not args.stock_emulator
+    data_seed = args.data_seed if args.data_seed is not None else random.randrange(1 << 30)
+    big = args.records > SEED_RECORDS
+    moto_version = importlib.metadata.version("moto")
+    print(
+        f"statement_pipeline import benchmark: {args.records:,} records of {MONTH}, sample "
+        f"data seed {data_seed}, moto {moto_version} server "
+        f"({'as shipped' if args.stock_emulator else 'with infra/moto_speedups.py'}), "
+        f"{os.cpu_count()} CPUs",
+        flush=True,
+    )
+    counter = CallCounter()
+    try:
+        if big:
+            return scale_mode(args, data_seed, counter)
+        return seed_mode(args, data_seed, counter)
+    finally:
+        counter.close()
+
+
+def _progress(row: Row) -> Row:
+    print(format_row(row), flush=True)
+    return row
+
+
+def seed_mode(args: argparse.Namespace, data_seed: int, counter: CallCounter) -> int:
+    """23,300 records: headline, floor, files x loaders, the seed design; one table."""
+    month = make_month(args.records, args.files, data_seed)
+    print(HEADER, flush=True)
+    floors, imports = [], []
+    for _ in range(max(1, args.repeat)):
+        floors.append(_progress(plain_write(month)))
+        imports.append(
+            _progress(materialize(month, "dagster asset materialize (defaults)", counter, {}, 4))
+        )
+    floor, headline = median_row(floors), median_row(imports)
+    matrix: list[Row] = []
+    if not args.no_matrix:
+        for files in (1, 2, 4):
+            shaped = make_month(args.records, files, data_seed)
+            for loaders in (1, 2, 4):
+                matrix.append(
+                    _progress(
+                        materialize(
+                            shaped, "materialize, loader threads", counter,
+                            run_config(loaders), loaders,
+                        )
+                    )
+                )  # fmt: skip
+        matrix.append(
+            _progress(
+                materialize(
+                    month, "materialize, 4 loader processes", counter,
+                    run_config(4, loader_ops=4, processes=4), "4p",
+                )
+            )
+        )  # fmt: skip
+    seed: Row | None = None
+    if not args.no_seed:
+        seed = _progress(seed_design(args, data_seed))
+
+    print()
+    print(HEADER)
+    for row in [headline, floor, *matrix, *([seed] if seed else [])]:
+        print(format_row(row))
+    for line in published_rows():
+        print(line)
+    print()
+    print("ratios measured in this run (wall times):")
+    ok = headline.ok
+    lines = [
+        verdict(
+            "import / plain BatchWriteItem floor",
+            (headline.wall_s or 0) / (floor.wall_s or 1),
+            2.5,
+        ),
+        verdict("API calls per 1,000 records", headline.calls_per_1000 or 0.0, 60),
+    ]
+    if seed is not None:
+        lines.append(
+            verdict(
+                "seed design replayed / import (speed-up)",
+                (seed.wall_s or 0) / (headline.wall_s or 1),
+                25,
+                at_most=False,
+            )
+        )
+    for line in lines:
+        print(line)
+        ok = ok and line.endswith("PASS")
+    print()
+    print("API calls of the headline import:")
+    for name, n in sorted(headline.calls_by_api.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<40} {n:>7,}")
+    return 0 if ok else 1
+
+
+def seed_design(args: argparse.Namespace, data_seed: int) -> Row:
+    replayed = args.seed_records or args.records
+    row = seed_replay(make_month(replayed, 4, data_seed), loaders=4)
+    if replayed != args.records:
+        scale = args.records / replayed
+        row.note = f"times x{scale:g} from {replayed:,} records"
+        row.queue_s = round((row.queue_s or 0) * scale, 1)
+        row.load_s = round((row.load_s or 0) * scale, 1)
+        row.wall_s = round((row.wall_s or 0) * scale, 1)
+        row.api_calls = round((row.api_calls or 0) * scale)
+        row.records = args.records
+    return row
+
+
+def scale_mode(args: argparse.Namespace, data_seed: int, counter: CallCounter) -> int:
+    """A large month against the 23,300 reference: time, memory and the floor, one run."""
+    big = make_month(args.records, args.files, data_seed)
+    small = make_month(SEED_RECORDS, args.files, data_seed)
+    print(HEADER, flush=True)
+    small_floor = _progress(plain_write(small))
+    small_run = _progress(materialize(small, "materialize 23,300 (reference)", counter, {}, 4))
+    big_floor = _progress(plain_write(big))
+    big_run = _progress(materialize(big, f"materialize {args.records:,}", counter, {}, 4))
+    print()
+    print(HEADER)
+    for row in (small_run, small_floor, big_run, big_floor):
+        print(format_row(row))
+    print()
+    print("ratios measured in this run:")
+    lines = [
+        verdict(
+            f"time {args.records:,} / time 23,300",
+            (big_run.wall_s or 0) / (small_run.wall_s or 1),
+            11,
+        ),
+        verdict(
+            f"peak RSS {args.records:,} / peak RSS 23,300",
+            (big_run.peak_rss_mb or 0) / (small_run.peak_rss_mb or 1),
+            1.5,
+        ),
+        verdict(
+            f"import / plain floor at {args.records:,}",
+            (big_run.wall_s or 0) / (big_floor.wall_s or 1),
+            1.5,
+        ),
+        verdict(
+            "import / plain floor at 23,300",
+            (small_run.wall_s or 0) / (small_floor.wall_s or 1),
+            2.5,
+        ),
+        verdict(
+            f"API calls per 1,000 records at {args.records:,}", big_run.calls_per_1000 or 0.0, 60
+        ),
+    ]
+    ok = big_run.ok and small_run.ok
+    for line in lines:
+        print(line)
+        ok = ok and line.endswith("PASS")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""The embedded local AWS's speedups answer exactly what moto itself answers."""
+
+from __future__ import annotations
+
+import datetime
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models.table import Table
+from moto.sqs import models as sqs_models
+from moto.sqs.models import SQSBackend, sqs_backends
+
+from statement_pipeline.infra import moto_speedups
+
+REGION = "eu-west-1"
+
+
+def _undo_after_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Setting each method to itself registers moto's own one, restored after the test.
+    for name in ("query", "put_item", "delete_item"):
+        monkeypatch.setattr(Table, name, getattr(Table, name))
+    check = SQSBackend.is_message_valid_based_on_retention_period
+    monkeypatch.setattr(SQSBackend, "is_message_valid_based_on_retention_period", check)
+    for name in ("unix_time", "unix_time_millis"):
+        monkeypatch.setattr(sqs_models, name, getattr(sqs_models, name))
+
+
+@pytest.fixture
+def queries(aws: None, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """Run one request with moto's Query and with ours; both answers are returned."""
+    _undo_after_test(monkeypatch)
+    stock = Table.query
+    assert moto_speedups.install() == ["query", "retention", "clock"]
+    fast = Table.query
+    assert fast is not stock
+
+    def both(call: Callable[[], Any]) -> tuple[Any, Any]:
+        monkeypatch.setattr(Table, "query", stock)
+        expected = call()
+        monkeypatch.setattr(Table, "query", fast)
+        return expected, call()
+
+    return both
+
+
+def _table(ddb: Any, name: str, range_type: str) -> None:
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": range_type},
+            {"AttributeName": "g", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _item(rng: random.Random, pk: str, sk: str, range_type: str) -> dict[str, Any]:
+    # A few items of 200-390 KB make pages end on moto's 1 MB size limit, not only on Limit.
+    big = rng.random() < 0.1
+    return {
+        "pk": {"S": pk},
+        "sk": {range_type: sk},
+        "g": {"S": rng.choice("ab")},
+        "n": {"N": str(rng.randint(0, 9))},
+        "pad": {"S": "x" * (rng.randint(200_000, 390_000) if big else rng.randint(0, 200))},
+    }
+
+
+def _sort_key(rng: random.Random, range_type: str) -> str:
+    if range_type == "N":
+        return str(rng.choice([rng.randint(-500, 500), round(rng.uniform(-50, 50), 3)]))
+    return "".join(rng.choice("AZaz09._-") for _ in range(rng.randint(1, 6)))
+
+
+def _pages(ddb: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    while True:
+        page = ddb.query(**kwargs)
+        page.pop("ResponseMetadata", None)
+        yield page
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@pytest.mark.parametrize("range_type", ["S", "N"])
+def test_every_page_matches_moto(queries: Callable[..., Any], range_type: str) -> None:
+    rng = random.Random(f"moto-query-{range_type}")
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    _table(ddb, "t", range_type)
+    keys: set[tuple[str, str]] = set()
+    for _ in range(150):
+        pk, sk = rng.choice("pqr"), _sort_key(rng, range_type)
+        ddb.put_item(TableName="t", Item=_item(rng, pk, sk, range_type))
+        keys.add((pk, sk))
+
+    variants: list[dict[str, Any]] = []
+    for pk in "pqrs":
+        base = {
+            "TableName": "t",
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": pk}},
+        }
+        for forward in (True, False):
+            for limit in (None, 3, 1000):
+                extra: dict[str, Any] = {"ScanIndexForward": forward}
+                if limit is not None:
+                    extra["Limit"] = limit
+                variants.append({**base, **extra})
+            variants.append({**base, "ScanIndexForward": forward, "Select": "COUNT"})
+        variants.append({**base, "ProjectionExpression": "sk, n", "Limit": 5})
+        variants.append(
+            {
+                **base,
+                "FilterExpression": "n > :n",
+                "ExpressionAttributeValues": {":p": {"S": pk}, ":n": {"N": "4"}},
+            }
+        )
+    # Served by moto's own code (sort key condition, index): still answers the same.
+    variants.append(
+        {
+            "TableName": "t",
+            "KeyConditionExpression": "pk = :p AND sk > :s",
+            "ExpressionAttributeValues": {":p": {"S": "p"}, ":s": {range_type: "0"}},
+        }
+    )
+    variants.append(
+        {
+            "TableName": "t",
+            "IndexName": "by_g",
+            "KeyConditionExpression": "g = :g",
+            "ExpressionAttributeValues": {":g": {"S": "a"}},
+            "Limit": 11,
+        }
+    )
+
+    compared = 0
+    size_cut = False
+    for request in variants:
+        expected, actual = queries(lambda request=request: list(_pages(ddb, **request)))
+        assert actual == expected, request
+        compared += sum(len(page.get("Items", [])) for page in expected)
+        # A page without Limit that still has a next page ended on the 1 MB size limit.
+        size_cut = size_cut or ("Limit" not in request and len(expected) > 1)
+    assert compared > 500
+    assert size_cut
+
+
+def test_pages_follow_writes_between_them(queries: Callable[..., Any]) -> None:
+    """The sorted partition is rebuilt after a put or delete (no stale page)."""
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    tables = iter(("w1", "w2"))
+
+    def paginate_while_writing() -> list[str]:
+        # The same table content and the same writes for moto's Query and for ours.
+        rng = random.Random("moto-query-writes")
+        name = next(tables)
+        _table(ddb, name, "S")
+        for number in range(60):
+            ddb.put_item(TableName=name, Item=_item(rng, "p", f"k{number:03d}", "S"))
+        request = {
+            "TableName": name,
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": "p"}},
+            "Limit": 10,
+        }
+        seen = []
+        for index, page in enumerate(_pages(ddb, **request)):
+            seen.extend(item["sk"]["S"] for item in page["Items"])
+            if index == 1:
+                ddb.put_item(TableName=name, Item=_item(rng, "p", "k0455", "S"))
+                ddb.delete_item(TableName=name, Key={"pk": {"S": "p"}, "sk": {"S": "k050"}})
+        return seen
+
+    expected, actual = queries(paginate_while_writing)
+    assert actual == expected
+    assert "k0455" in actual
+    assert "k050" not in actual
+
+
+def test_retention_period_is_applied_as_moto_applies_it(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _undo_after_test(monkeypatch)
+    stock = SQSBackend.is_message_valid_based_on_retention_period
+    assert "retention" in moto_speedups.install()
+    fast = SQSBackend.is_message_valid_based_on_retention_period
+    assert fast is not stock
+    sqs = boto3.client("sqs", region_name=REGION)
+    queues = iter(range(100))
+
+    def receive(check: Any, age_of_first: int) -> list[str]:
+        monkeypatch.setattr(SQSBackend, "is_message_valid_based_on_retention_period", check)
+        name = f"q{next(queues)}"
+        url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "60"})[
+            "QueueUrl"
+        ]
+        for body in ("first", "second"):
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+        queue = sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues[name]
+        queue._messages[0].sent_timestamp -= age_of_first * 1000
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        return sorted(m["Body"] for m in got.get("Messages", []))
+
+    fresh = receive(stock, 0)
+    assert fresh == ["first", "second"]
+    assert receive(fast, 0) == fresh
+    # A message past the queue's 60 s retention period ends the receive (moto's behaviour).
+    expired = receive(stock, 61)
+    assert expired != fresh
+    assert receive(fast, 61) == expired
+
+
+def test_install_leaves_an_unknown_moto_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    _undo_after_test(monkeypatch)
+
+    def query(self: Any, hash_key: Any) -> None:
+        raise AssertionError("not called")
+
+    monkeypatch.setattr(Table, "query", query)
+    assert moto_speedups.install() == ["retention", "clock"]
+    assert Table.query is query
+
+
+def test_sqs_clock_reads_the_same_instant(monkeypatch: pytest.MonkeyPatch) -> None:
+    _undo_after_test(monkeypatch)
+    moto_now = sqs_models.unix_time
+    a_date = datetime.datetime(2026, 10, 5, 6, 7, 8, 123456)
+    expected = moto_now(a_date)
+    before = moto_now()
+    assert "clock" in moto_speedups.install()
+    assert sqs_models.unix_time is not moto_now
+    now = sqs_models.unix_time()
+    after = moto_now()
+    assert before - 0.001 <= now <= after + 0.001
+    assert sqs_models.unix_time(a_date) == expected
+    assert sqs_models.unix_time_millis(a_date) == expected * 1000.0
