@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.metadata
+import io
 import json
 import os
 import random
@@ -263,7 +264,7 @@ def month_items(names: Names, month: Month) -> list[Item]:
     for name, content in month.files:
         key = f"{names.prefix}{month.period}/{name}"
         etag = f'"{hashlib.md5(content, usedforsecurity=False).hexdigest()}"'
-        for row in StatementReader(_Bytes(content), key, month.period):
+        for row in StatementReader(io.BytesIO(content), key, month.period):
             if isinstance(row, Record):
                 items.append(
                     to_item(
@@ -275,20 +276,6 @@ def month_items(names: Names, month: Month) -> list[Item]:
                     )
                 )
     return items
-
-
-class _Bytes:
-    """A minimal binary stream over bytes (what StatementReader reads)."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = memoryview(data)
-        self._pos = 0
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self._data) if size < 0 else self._pos + size
-        chunk = bytes(self._data[self._pos : end])
-        self._pos += len(chunk)
-        return chunk
 
 
 # --- the measurements -------------------------------------------------------------------------
@@ -635,6 +622,7 @@ def seed_design(args: argparse.Namespace, data_seed: int) -> Row:
         row.load_s = round((row.load_s or 0) * scale, 1)
         row.wall_s = round((row.wall_s or 0) * scale, 1)
         row.api_calls = round((row.api_calls or 0) * scale)
+        row.emulator_cpu_s = round((row.emulator_cpu_s or 0) * scale, 1)
         row.records = args.records
     return row
 
