@@ -50,8 +50,8 @@ from statement_pipeline.core import sample
 from statement_pipeline.core.items import Item, to_item
 from statement_pipeline.core.records import Record, StatementReader
 from statement_pipeline.core.settings import Names
-from statement_pipeline.infra.localaws import LOCAL_ENV, LocalAws
-from statement_pipeline.localstack import bootstrap_here, upload_month
+from statement_pipeline.infra.localaws import LocalAws
+from statement_pipeline.localstack import bootstrap_here, local_aws_env, upload_month
 
 MONTH = "2026-10"
 SEED_RECORDS = 23_300
@@ -239,22 +239,11 @@ SPEEDUPS = {"on": True}
 @contextmanager
 def emulator(month: Month) -> Iterator[tuple[LocalAws, Names, list[str]]]:
     """A fresh moto server with the pipeline's resources and the month's files uploaded."""
-    saved = {k: os.environ.get(k) for k in (*LOCAL_ENV, "AWS_ENDPOINT_URL", "AWS_PROFILE")}
-    with LocalAws(speedups=SPEEDUPS["on"]) as server:
-        os.environ.update(LOCAL_ENV)
-        os.environ["AWS_ENDPOINT_URL"] = server.endpoint
-        os.environ.pop("AWS_PROFILE", None)
-        try:
-            names = Names.from_env()
-            bootstrap_here(names)
-            keys = upload_month(names, month.period, month.files)
-            yield server, names, keys
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with local_aws_env(speedups=SPEEDUPS["on"]) as server:
+        names = Names.from_env()
+        bootstrap_here(names)
+        keys = upload_month(names, month.period, month.files)
+        yield server, names, keys
 
 
 def month_items(names: Names, month: Month) -> list[Item]:

@@ -15,9 +15,9 @@ from statement_pipeline.infra.localaws import LOCAL_ENV, LocalAws
 
 
 @contextmanager
-def local_aws_env(port: int | None = None) -> Iterator[LocalAws]:
+def local_aws_env(port: int | None = None, speedups: bool = True) -> Iterator[LocalAws]:
     """Start the embedded local AWS and point this process (and its children) at it."""
-    with LocalAws(port=port) as server:
+    with LocalAws(port=port, speedups=speedups) as server:
         saved = {k: os.environ.get(k) for k in (*LOCAL_ENV, "AWS_ENDPOINT_URL", "AWS_PROFILE")}
         os.environ.update(LOCAL_ENV)
         os.environ["AWS_ENDPOINT_URL"] = server.endpoint
