@@ -374,8 +374,8 @@ def iam_enforced(endpoint: str) -> Iterator[None]:
         _set_free_calls(endpoint, previous)
 
 
-def _user_clients(policy: dict[str, Any], user: str = "pipeline") -> dict[str, Any]:
-    """Create an IAM user with `policy` (as moto sees it); clients signed with its key."""
+def create_policy_user(policy: dict[str, Any], user: str) -> tuple[str, str]:
+    """Create an IAM user holding `policy` (as moto sees it); its access key id and secret."""
     iam = boto3.client("iam")
     iam.create_user(UserName=user)
     iam.put_user_policy(
@@ -384,9 +384,15 @@ def _user_clients(policy: dict[str, Any], user: str = "pipeline") -> dict[str, A
         PolicyDocument=policy_json(moto_view(policy)),
     )
     key = iam.create_access_key(UserName=user)["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def _user_clients(policy: dict[str, Any], user: str = "pipeline") -> dict[str, Any]:
+    """Create an IAM user with `policy` (as moto sees it); clients signed with its key."""
+    key_id, secret = create_policy_user(policy, user)
     credentials = {
-        "aws_access_key_id": key["AccessKeyId"],
-        "aws_secret_access_key": key["SecretAccessKey"],
+        "aws_access_key_id": key_id,
+        "aws_secret_access_key": secret,
         # The fixture's AWS_SESSION_TOKEN must not ride along with a user's key.
         "aws_session_token": None,
     }

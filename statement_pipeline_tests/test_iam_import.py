@@ -37,14 +37,14 @@ from statement_pipeline.core.settings import Names
 from statement_pipeline.core.table import BatchWriter, month_items
 from statement_pipeline.definitions import defs
 from statement_pipeline.infra.bootstrap import bootstrap
-from statement_pipeline.infra.iam import policy_json, run_policy
+from statement_pipeline.infra.iam import run_policy
 from statement_pipeline.infra.localaws import LocalAws
 from statement_pipeline.resources import DynamoDBResource
 from statement_pipeline.runner import loading_run_config, run_import
 from statement_pipeline.sensors import statement_file_sensor
 from statement_pipeline_tests.conftest import REGION
 from statement_pipeline_tests.scenarios import cli_command
-from statement_pipeline_tests.test_iam import ACCOUNT, moto_view
+from statement_pipeline_tests.test_iam import ACCOUNT, create_policy_user
 
 MONTH = "2026-10"
 OTHER_MONTH = "2026-09"
@@ -120,19 +120,9 @@ def deployment(moto_endpoint: str) -> Deployment:
 
 
 def _create_user(policy: dict[str, Any], user: str) -> dict[str, str]:
-    """A new IAM user holding `policy` (as moto needs to see it); its access key."""
-    iam = boto3.client("iam")
-    iam.create_user(UserName=user)
-    iam.put_user_policy(
-        UserName=user,
-        PolicyName="statement-pipeline-run",
-        PolicyDocument=policy_json(moto_view(policy)),
-    )
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    return {
-        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
-    }
+    """A new IAM user holding `policy` (as moto needs to see it); its key as environment."""
+    key_id, secret = create_policy_user(policy, user)
+    return {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret}
 
 
 def _without(action: str) -> dict[str, Any]:
