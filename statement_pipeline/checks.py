@@ -7,8 +7,8 @@ import dagster as dg
 from pydantic import Field
 
 from statement_pipeline.assets.loading import loaded_statements
-from statement_pipeline.core import verify
-from statement_pipeline.core.load import LoadedMonth
+from statement_pipeline.aws import month_checks as verify
+from statement_pipeline.aws.loading import LoadedMonth
 from statement_pipeline.partitions import monthly_partitions
 from statement_pipeline.resources import DynamoDBResource, SQSResource
 
@@ -75,7 +75,7 @@ def statement_checks(
     findings = verify.verify_month(
         loaded,
         dynamodb=statement_table.get_client(),
-        table=statement_table.resolved_table_name(),
+        table=statement_table.table_name,
         sqs=sqs,
         queue_url=queue_url,
         dlq_url=dlq_url,

@@ -1,37 +1,46 @@
-"""Dagster resources: S3 (dagster-aws S3Resource), and our own SQS and DynamoDB resources.
+"""Dagster resources: S3 (dagster-aws S3Resource), our SQS and DynamoDB, and the import's tuning.
 
-Names left empty resolve at run time from the contract's variables (STATEMENT_BUCKET,
-STATEMENT_PREFIX, STATEMENT_QUEUE, STATEMENT_TABLE) or their defaults: Dagster's EnvVar has
-no default, and the contract gives every name one. Endpoints, regions and credentials resolve
-the standard boto3 way (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS, ... are honoured) unless set.
+Names are ordinary fields with the contract's defaults; `definitions.py` fills them from the
+STATEMENT_* variables when the definitions load, so the UI's resource page shows the real
+bucket, queue and table. Endpoints, regions and credentials resolve the standard boto3 way
+(AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS, ... are honoured) unless set here.
 """
 
 from typing import Any
 
-import boto3
 import dagster as dg
 from dagster_aws.s3 import S3Resource
-from dagster_aws.utils import ResourceWithBoto3Configuration, construct_boto_client_retry_config
+from dagster_aws.utils import ResourceWithBoto3Configuration
 from pydantic import Field
 
-from statement_pipeline import aws
-from statement_pipeline.core.retry import Backoff, call_with_retry
-from statement_pipeline.core.settings import Names, normalize_prefix
+from statement_pipeline.aws import clients
+from statement_pipeline.rules.names import (
+    DEFAULT_BUCKET,
+    DEFAULT_PREFIX,
+    DEFAULT_QUEUE,
+    DEFAULT_TABLE,
+    dlq_name,
+    normalize_prefix,
+)
 
 
-def boto3_client(resource: ResourceWithBoto3Configuration, service: str) -> Any:
-    """A client built from the resource's fields; unset fields fall back to boto3's chain."""
-    session = boto3.session.Session(profile_name=resource.profile_name)
-    return session.client(
+def boto3_client(
+    resource: ResourceWithBoto3Configuration | S3Resource,
+    service: str,
+    max_attempts: int | None = None,
+) -> Any:
+    """A client from the project's one factory, with the resource's fields where set."""
+    return clients.client(
         service,
-        region_name=resource.region_name or aws.region(),
+        max_attempts=max_attempts or resource.max_attempts,
+        profile_name=resource.profile_name,
+        region_name=resource.region_name,
         use_ssl=resource.use_ssl,
         verify=resource.verify,
         endpoint_url=resource.endpoint_url,
         aws_access_key_id=resource.aws_access_key_id,
         aws_secret_access_key=resource.aws_secret_access_key,
         aws_session_token=resource.aws_session_token,
-        config=construct_boto_client_retry_config(resource.max_attempts),
     )
 
 
@@ -39,64 +48,103 @@ class StatementFilesResource(dg.ConfigurableResource):
     """The bucket and prefix holding the monthly statement files, read through S3Resource."""
 
     s3: dg.ResourceDependency[S3Resource]
-    bucket: str | None = Field(
-        default=None,
-        description="Bucket holding the statement files; empty: $STATEMENT_BUCKET or 'statements'.",
-    )
-    prefix: str | None = Field(
-        default=None,
-        description="Key prefix of the month folders; empty: $STATEMENT_PREFIX or 'statements/'.",
+    bucket: str = Field(default=DEFAULT_BUCKET, description="Bucket holding the statement files.")
+    prefix: str = Field(
+        default=DEFAULT_PREFIX,
+        description="Key prefix of the month folders (a trailing slash is implied).",
     )
 
-    def resolved_bucket(self) -> str:
-        return self.bucket or Names.from_env().bucket
-
-    def resolved_prefix(self) -> str:
-        return normalize_prefix(self.prefix) if self.prefix is not None else Names.from_env().prefix
+    @property
+    def normalized_prefix(self) -> str:
+        """The prefix with its implied trailing slash."""
+        return normalize_prefix(self.prefix)
 
     def get_client(self) -> Any:
-        return self.s3.get_client()
+        """An S3 client from the project's one factory, with S3Resource's settings.
+
+        (`use_unsigned_session` does not apply: statement files are never public.)
+        """
+        return boto3_client(self.s3, "s3")
 
 
 class SQSResource(ResourceWithBoto3Configuration):
     """The statement queue and its dead-letter queue `<queue>-dlq`."""
 
-    queue_name: str | None = Field(
-        default=None,
-        description="SQS queue of record batches; empty: $STATEMENT_QUEUE or 'statement-records'.",
-    )
+    queue_name: str = Field(default=DEFAULT_QUEUE, description="SQS queue of record batches.")
 
-    def resolved_queue_name(self) -> str:
-        return self.queue_name or Names.from_env().queue
-
-    def resolved_dlq_name(self) -> str:
-        return f"{self.resolved_queue_name()}-dlq"
+    @property
+    def dlq_name(self) -> str:
+        return dlq_name(self.queue_name)
 
     def get_client(self) -> Any:
         return boto3_client(self, "sqs")
 
     def queue_urls(self, client: Any) -> tuple[str, str]:
-        """URLs of the queue and its DLQ (retried: a 5xx here would otherwise fail the op)."""
-        backoff = Backoff()
-
-        def url(name: str) -> str:
-            return call_with_retry(lambda: client.get_queue_url(QueueName=name), backoff)[
-                "QueueUrl"
-            ]
-
-        return url(self.resolved_queue_name()), url(self.resolved_dlq_name())
+        """URLs of the queue and its DLQ."""
+        return (
+            client.get_queue_url(QueueName=self.queue_name)["QueueUrl"],
+            client.get_queue_url(QueueName=self.dlq_name)["QueueUrl"],
+        )
 
 
 class DynamoDBResource(ResourceWithBoto3Configuration):
     """The DynamoDB table the statement API reads."""
 
-    table_name: str | None = Field(
-        default=None,
-        description="DynamoDB table of statements; empty: $STATEMENT_TABLE or 'statements'.",
-    )
-
-    def resolved_table_name(self) -> str:
-        return self.table_name or Names.from_env().table
+    table_name: str = Field(default=DEFAULT_TABLE, description="DynamoDB table of statements.")
 
     def get_client(self) -> Any:
         return boto3_client(self, "dynamodb")
+
+    def get_batch_write_client(self) -> Any:
+        """The loaders' client: one attempt per BatchWriteItem, the write budget retries."""
+        return boto3_client(self, "dynamodb", max_attempts=clients.BATCH_WRITE_ATTEMPTS)
+
+
+class ImportTuning(dg.ConfigurableResource):
+    """Every tuning knob of the import in one place: concurrency, message size, pacing.
+
+    Set it in run config under `resources: {import_tuning: {config: {...}}}`.
+    """
+
+    files_in_parallel: int = Field(
+        default=4, ge=1, le=64, description="Files validated and enqueued at once (threads)."
+    )
+    file_ops: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Ops the files are spread over (separate processes with `multiprocess`).",
+    )
+    records_per_message: int = Field(
+        default=250,
+        ge=1,
+        le=5000,
+        description="Statements per SQS message (more: fewer calls and a shallower queue).",
+    )
+    loaders: int = Field(default=4, ge=1, le=64, description="Loader workers draining the queue.")
+    loader_ops: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "Ops the loaders are spread over (threads within each). With the multiprocess "
+            "executor, set it to `loaders` to run every loader in its own process."
+        ),
+    )
+    target_utilisation: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description=(
+            "Optional cap: the share of the table's sustained write rate this import may use "
+            "(for a table shared with other writers; then no burst is spent). Empty: use what "
+            "the table grants, burst credits included."
+        ),
+    )
+    messages_per_receive: int = Field(default=10, ge=1, le=10, description="ReceiveMessage batch.")
+    visibility_timeout_seconds: int = Field(
+        default=300, ge=10, le=43200, description="How long a received message stays hidden."
+    )
+    deadline_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest a loader works before the run fails."
+    )

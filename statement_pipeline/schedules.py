@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from statement_pipeline.core.layout import closed_month
 from statement_pipeline.jobs import import_statements_job
+from statement_pipeline.rules.s3_layout import closed_month
 
 # 03:00 UTC on the 1st: the month closed three hours ago everywhere from UTC-3 eastwards, and
 # upstream drops that land around midnight are in. Later drops are the sensor's to import.

@@ -2,17 +2,20 @@
 
 import dagster as dg
 
-from statement_pipeline.core import watch
+from statement_pipeline.aws.s3_files import list_prefix
 from statement_pipeline.jobs import import_statements_job
 from statement_pipeline.partitions import monthly_partitions
 from statement_pipeline.resources import StatementFilesResource
+from statement_pipeline.rules import sensor_cursor
 
 # Well under the daemon's 60 s sensor timeout, so a huge prefix fails with a clear message.
 LISTING_DEADLINE_SECONDS = 40.0
 
 
 def _report_skipped(
-    context: dg.SensorEvaluationContext, listing: watch.PrefixListing, plan: watch.TickPlan
+    context: dg.SensorEvaluationContext,
+    listing: sensor_cursor.PrefixListing,
+    plan: sensor_cursor.TickPlan,
 ) -> None:
     """Name what is ignored or skipped when that changed since the last tick; else count it."""
     skipped = listing.ignored_count + len(plan.outside_partitions)
@@ -56,12 +59,12 @@ def statement_file_sensor(
     context: dg.SensorEvaluationContext, statement_files: StatementFilesResource
 ) -> dg.SensorResult:
     """List the statement prefix once and request an import for every changed month."""
-    bucket = statement_files.resolved_bucket()
-    prefix = statement_files.resolved_prefix()
-    listing = watch.list_prefix(
+    bucket = statement_files.bucket
+    prefix = statement_files.normalized_prefix
+    listing = list_prefix(
         statement_files.get_client(), bucket, prefix, deadline_seconds=LISTING_DEADLINE_SECONDS
     )
-    plan = watch.plan_tick(listing, context.cursor, monthly_partitions.has_partition_key)
+    plan = sensor_cursor.plan_tick(listing, context.cursor, monthly_partitions.has_partition_key)
     context.log.info(
         f"s3://{bucket}/{prefix}: {listing.objects} objects in {listing.pages} pages "
         f"({listing.seconds:.2f}s), {len(listing.months)} month folders"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from statement_pipeline.infra.localaws import LocalAws
+from statement_pipeline.local_aws.server import LocalAws
 
 REGION = "eu-west-1"
 

@@ -384,6 +384,9 @@ class FaultProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; with Nagle's algorithm on, each
+            # reply would wait for the client's delayed ACK (about 40 ms a call).
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 body = self._read_body()

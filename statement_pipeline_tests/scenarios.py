@@ -13,17 +13,23 @@ from typing import Any
 
 import dagster as dg
 
-from statement_pipeline import aws
-from statement_pipeline.core.items import SOURCE_ETAG, SOURCE_KEY, SOURCE_LINE
-from statement_pipeline.core.loader import Drainer, DrainSettings, DrainStats, SourceVersions
-from statement_pipeline.core.ratelimit import TokenBucket
-from statement_pipeline.core.records import COLUMNS, NUMBER_COLUMNS
-from statement_pipeline.core.retry import Backoff
-from statement_pipeline.core.settings import Names
-from statement_pipeline.core.table import BatchWriter
-from statement_pipeline.infra.bootstrap import TableSettings
-from statement_pipeline.localstack import bootstrap_here, upload_month
-from statement_pipeline.runner import RunReport, run_import
+from statement_pipeline.aws import clients
+from statement_pipeline.aws.bootstrap import TableSettings, bootstrap_from_environment
+from statement_pipeline.aws.queue_drainer import Drainer, DrainSettings, LoadStats
+from statement_pipeline.aws.s3_files import SourceVersions, upload_files
+from statement_pipeline.aws.table import BatchWriter
+from statement_pipeline.cli.job_runner import RunReport, run_import
+from statement_pipeline.rules.backoff import Backoff
+from statement_pipeline.rules.csv_records import COLUMNS, NUMBER_COLUMNS
+from statement_pipeline.rules.items import (
+    HASH_KEY,
+    SOURCE_ETAG,
+    SOURCE_KEY,
+    SOURCE_LINE,
+    partition_key,
+)
+from statement_pipeline.rules.names import Names
+from statement_pipeline.rules.write_budget import WriteBudget
 
 NAMES = Names()
 CLI_TIMEOUT = 300
@@ -31,34 +37,35 @@ CLI_TIMEOUT = 300
 
 def setup_aws(table: TableSettings | None = None) -> None:
     """Bucket, queue + DLQ and table in whatever AWS the environment points at."""
-    bootstrap_here(NAMES, table)
+    bootstrap_from_environment(NAMES, table)
 
 
 def put_files(month: str, files: Sequence[tuple[str, bytes]]) -> list[str]:
-    return upload_month(NAMES, month, files)
+    return upload_files(NAMES, month, files)
 
 
 def delete_file(month: str, name: str) -> None:
-    aws.client("s3").delete_object(Bucket=NAMES.bucket, Key=f"{NAMES.prefix}{month}/{name}")
+    clients.client("s3").delete_object(Bucket=NAMES.bucket, Key=f"{NAMES.prefix}{month}/{name}")
 
 
 def month_items(month: str) -> list[dict[str, Any]]:
-    """Every stored item of a month, strongly read (low-level attribute values)."""
-    ddb = aws.client("dynamodb")
-    kwargs: dict[str, Any] = {
-        "TableName": NAMES.table,
-        "KeyConditionExpression": "#p = :p",
-        "ExpressionAttributeNames": {"#p": "period"},
-        "ExpressionAttributeValues": {":p": {"S": month}},
-        "ConsistentRead": True,
-    }
-    items: list[dict[str, Any]] = []
-    while True:
-        page = ddb.query(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    """Every stored item of a month, found by a Scan on `period`, not through the key schema.
+
+    The oracle is independent of the sharding: an item written under a wrong `month_shard`
+    is still found here, and then fails `assert_month_exact`'s key check.
+    """
+    pages = (
+        clients.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(
+            TableName=NAMES.table,
+            FilterExpression="#p = :p",
+            ExpressionAttributeNames={"#p": "period"},
+            ExpressionAttributeValues={":p": {"S": month}},
+            ConsistentRead=True,
+        )
+    )
+    return [item for page in pages for item in page["Items"]]
 
 
 def _same_number(stored: str, written: str) -> bool:
@@ -77,6 +84,8 @@ def assert_month_exact(month: str, rows: Iterable[Sequence[str]]) -> list[dict[s
     assert not extra, f"{month}: {len(extra)} unexpected statements (e.g. {extra[:3]})"
     for item in items:
         row = expected[item["statement_id"]["S"]]
+        # The statement API finds it by month and id alone: its key follows from them.
+        assert item[HASH_KEY] == {"S": partition_key(month, row[0])}
         for column, value in zip(COLUMNS, row, strict=True):
             if column in NUMBER_COLUMNS:
                 assert set(item[column]) == {"N"}, column
@@ -99,7 +108,7 @@ def sources_of(items: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, str, 
 
 
 def queue_urls() -> tuple[str, str]:
-    sqs = aws.client("sqs")
+    sqs = clients.client("sqs")
     return (
         sqs.get_queue_url(QueueName=NAMES.queue)["QueueUrl"],
         sqs.get_queue_url(QueueName=NAMES.dlq)["QueueUrl"],
@@ -108,7 +117,7 @@ def queue_urls() -> tuple[str, str]:
 
 def queue_depth(url: str) -> int:
     """Messages in a queue: visible, in flight and delayed."""
-    attrs = aws.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+    attrs = clients.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
         "Attributes"
     ]
     return sum(
@@ -123,7 +132,7 @@ def queue_depth(url: str) -> int:
 
 def drain_messages(url: str) -> list[dict[str, Any]]:
     """Receive and delete every visible message of a queue (with its attributes)."""
-    sqs = aws.client("sqs")
+    sqs = clients.client("sqs")
     out: list[dict[str, Any]] = []
     while True:
         got = sqs.receive_message(
@@ -139,7 +148,7 @@ def drain_messages(url: str) -> list[dict[str, Any]]:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def replay_queue(visibility_timeout: int = 10) -> DrainStats:
+def replay_queue(visibility_timeout: int = 10) -> LoadStats:
     """Load whatever is left in the queue, as a later run's loader would, until it is empty.
 
     Runs stop once their own month is complete, so messages a dead run held, or whose
@@ -148,11 +157,13 @@ def replay_queue(visibility_timeout: int = 10) -> DrainStats:
     backoff = Backoff()
     queue, dlq = queue_urls()
     return Drainer(
-        sqs=aws.client("sqs"),
+        sqs=clients.client("sqs"),
         queue_url=queue,
         dlq_url=dlq,
-        writer=BatchWriter(aws.client("dynamodb"), NAMES.table, TokenBucket(None), backoff),
-        sources=SourceVersions(aws.client("s3"), NAMES.bucket, backoff),
+        writer=BatchWriter(
+            clients.client("dynamodb"), NAMES.table, WriteBudget(floor=None), backoff
+        ),
+        sources=SourceVersions(clients.client("s3"), NAMES.bucket),
         month_complete=lambda: False,
         settings=DrainSettings(wait_seconds=1, visibility_timeout=visibility_timeout),
         backoff=backoff,

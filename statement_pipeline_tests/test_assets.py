@@ -7,13 +7,19 @@ import dagster as dg
 import pytest
 from dagster_aws.s3 import S3Resource
 
-from statement_pipeline import aws
 from statement_pipeline.assets import loaded_statements, scheduled_statements
+from statement_pipeline.aws import clients
 from statement_pipeline.checks import RejectRateConfig, statement_checks
-from statement_pipeline.core.records import COLUMNS, Record, StatementReader
-from statement_pipeline.core.sample import generate_rows, render_csv, write_month
-from statement_pipeline.resources import DynamoDBResource, SQSResource, StatementFilesResource
+from statement_pipeline.resources import (
+    DynamoDBResource,
+    ImportTuning,
+    SQSResource,
+    StatementFilesResource,
+)
+from statement_pipeline.rules.csv_records import COLUMNS, Record, StatementReader
+from statement_pipeline.rules.items import key_of
 from statement_pipeline_tests import scenarios
+from statement_samples import generate_rows, render_csv, write_month
 
 MONTH = "2026-10"
 ASSETS = [scheduled_statements, loaded_statements, statement_checks]
@@ -26,6 +32,7 @@ def _resources() -> dict[str, object]:
         "statement_files": StatementFilesResource(s3=s3),
         "statement_queue": SQSResource(),
         "statement_table": DynamoDBResource(),
+        "import_tuning": ImportTuning(),
     }
 
 
@@ -115,9 +122,9 @@ def test_the_count_check_fails_when_an_item_is_missing(
     result = _materialize(instance)
     assert result.success
     loaded = result.asset_value(loaded_statements.key)
-    aws.client("dynamodb").delete_item(
+    clients.client("dynamodb").delete_item(
         TableName="statements",
-        Key={"period": {"S": MONTH}, "statement_id": {"S": month[5][0]}},
+        Key=key_of(MONTH, month[5][0]),
     )
     context = dg.build_asset_check_context(
         resources={"statement_queue": SQSResource(), "statement_table": DynamoDBResource()}

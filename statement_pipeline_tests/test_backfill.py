@@ -14,11 +14,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from statement_pipeline import aws
-from statement_pipeline.core.retry import Backoff
-from statement_pipeline.core.settings import Names
-from statement_pipeline.core.table import count_month
-from statement_pipeline.localstack import bootstrap_here, upload_sample_month
+from statement_pipeline.aws import clients
+from statement_pipeline.aws.bootstrap import bootstrap_from_environment
+from statement_pipeline.aws.table import count_month
+from statement_pipeline.rules.names import Names
 from statement_pipeline_tests.processes import (
     BIN,
     Background,
@@ -27,6 +26,7 @@ from statement_pipeline_tests.processes import (
     month_runs,
     wait_for,
 )
+from statement_samples.upload import upload_sample_month
 
 MONTHS = {"2026-07": 240, "2026-08": 180, "2026-09": 300}
 
@@ -55,7 +55,7 @@ def test_a_backfill_of_several_months_loads_each_exactly_one_writer_at_a_time(
     moto_endpoint: str, tmp_path: Path
 ) -> None:
     names = Names()
-    bootstrap_here(names)
+    bootstrap_from_environment(names)
     for seed, (month, records) in enumerate(MONTHS.items()):
         upload_sample_month(names, month, records, files=2, seed=seed)
     home = dagster_home(tmp_path)
@@ -92,6 +92,6 @@ def test_a_backfill_of_several_months_loads_each_exactly_one_writer_at_a_time(
     assert len(intervals) == len(MONTHS)
     for (_, end), (start, _) in itertools.pairwise(intervals):
         assert start >= end, "two loader ops wrote to the table at the same time"
-    dynamodb = aws.client("dynamodb")
+    dynamodb = clients.client("dynamodb")
     for month, records in MONTHS.items():
-        assert count_month(dynamodb, names.table, month, Backoff()) == records, month
+        assert count_month(dynamodb, names.table, month) == records, month

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from statement_pipeline import aws
-from statement_pipeline.core.items import to_item
-from statement_pipeline.core.records import COLUMNS
-from statement_pipeline.core.sample import bad_rows_corpus, generate_rows, render_csv
-from statement_pipeline.runner import RunReport
+from statement_pipeline.aws import clients
+from statement_pipeline.cli.job_runner import RunReport
+from statement_pipeline.rules.csv_records import COLUMNS
+from statement_pipeline.rules.items import to_item
 from statement_pipeline_tests.scenarios import (
     NAMES,
     assert_month_exact,
@@ -25,6 +24,7 @@ from statement_pipeline_tests.scenarios import (
     run_in_process,
     setup_aws,
 )
+from statement_samples import bad_rows_corpus, generate_rows, render_csv
 
 MONTH = "2025-03"
 KEY = f"{NAMES.prefix}{MONTH}/"
@@ -44,7 +44,7 @@ def check(report: RunReport, name: str) -> Any:
 
 def rejects_objects() -> dict[str, list[list[str]]]:
     """Every rejects object of the month, parsed."""
-    s3 = aws.client("s3")
+    s3 = clients.client("s3")
     listed = s3.list_objects_v2(Bucket=NAMES.bucket, Prefix=REJECTS).get("Contents", [])
     out = {}
     for obj in listed:
@@ -80,7 +80,7 @@ def test_bad_rows_are_rejected_reported_and_the_valid_ones_load_exactly(
         ],
     )
     # A rejects object left by an earlier import of the month no longer applies.
-    aws.client("s3").put_object(Bucket=NAMES.bucket, Key=f"{REJECTS}old.rejects.csv", Body=b"x")
+    clients.client("s3").put_object(Bucket=NAMES.bucket, Key=f"{REJECTS}old.rejects.csv", Body=b"x")
 
     report = run_in_process(MONTH, tmp_path / "dagster")
 
@@ -162,11 +162,11 @@ def test_unreadable_file_fails_the_month_before_anything_is_enqueued(
     content, message = FILE_PROBLEMS[problem]
     # What an earlier import left: items of the month and its rejects object.
     earlier = list(generate_rows(MONTH, 3, seed=9, start=500))
-    ddb = aws.client("dynamodb")
+    ddb = clients.client("dynamodb")
     for line, row in enumerate(earlier, start=2):
         item = to_item(row, source_key=f"{KEY}old.csv", source_etag='"e"', line=line, loaded_at="t")
         ddb.put_item(TableName=NAMES.table, Item=item)
-    s3 = aws.client("s3")
+    s3 = clients.client("s3")
     s3.put_object(Bucket=NAMES.bucket, Key=f"{REJECTS}a-good.rejects.csv", Body=b"earlier")
     before = sorted(month_items(MONTH), key=lambda i: i["statement_id"]["S"])
     # The good file sorts first: nothing of it may be enqueued either.

@@ -17,9 +17,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from statement_pipeline.core.settings import Names
-from statement_pipeline.infra import bootstrap as bootstrap_module
-from statement_pipeline.infra.bootstrap import (
+from statement_pipeline.aws import bootstrap as bootstrap_module
+from statement_pipeline.aws.bootstrap import (
     DLQ_RETENTION_SECONDS,
     QUEUE_RETENTION_SECONDS,
     BootstrapAccessDenied,
@@ -28,11 +27,12 @@ from statement_pipeline.infra.bootstrap import (
     TableSettings,
     bootstrap,
 )
+from statement_pipeline.rules.names import Names
 from statement_pipeline_tests.conftest import REGION
 
 NAMES = Names()
 KEY_SCHEMA = [
-    {"AttributeName": "period", "KeyType": "HASH"},
+    {"AttributeName": "month_shard", "KeyType": "HASH"},
     {"AttributeName": "statement_id", "KeyType": "RANGE"},
 ]
 
@@ -150,7 +150,7 @@ def test_creates_everything_with_the_required_settings(clients: Clients) -> None
     assert table["KeySchema"] == KEY_SCHEMA
     assert sorted(
         (d["AttributeName"], d["AttributeType"]) for d in table["AttributeDefinitions"]
-    ) == [("period", "S"), ("statement_id", "S")]
+    ) == [("month_shard", "S"), ("statement_id", "S")]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert table["SSEDescription"]["Status"] == "ENABLED"
     backups = clients.dynamodb.describe_continuous_backups(TableName="statements")
@@ -326,7 +326,7 @@ def test_table_with_another_key_schema_is_reported_and_left_unchanged(clients: C
     report = clients.run()
 
     assert report.drift == [
-        "table statements: key schema is HASH statement_id (S), expected HASH period (S), "
+        "table statements: key schema is HASH statement_id (S), expected HASH month_shard (S), "
         "RANGE statement_id (S) (left unchanged)",
         "table statements: point-in-time recovery is DISABLED, expected ENABLED (left unchanged)",
     ]
@@ -342,7 +342,7 @@ def test_table_settings_drift(clients: Clients) -> None:
         TableName="statements",
         KeySchema=KEY_SCHEMA,
         AttributeDefinitions=[
-            {"AttributeName": "period", "AttributeType": "S"},
+            {"AttributeName": "month_shard", "AttributeType": "S"},
             {"AttributeName": "statement_id", "AttributeType": "N"},
         ],
         ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
@@ -350,8 +350,8 @@ def test_table_settings_drift(clients: Clients) -> None:
 
     drift = clients.run().drift
     assert drift == [
-        "table statements: key schema is HASH period (S), RANGE statement_id (N), expected "
-        "HASH period (S), RANGE statement_id (S) (left unchanged)",
+        "table statements: key schema is HASH month_shard (S), RANGE statement_id (N), "
+        "expected HASH month_shard (S), RANGE statement_id (S) (left unchanged)",
         "table statements: billing mode is PROVISIONED, expected PAY_PER_REQUEST (left unchanged)",
         "table statements: server-side encryption is not enabled (AWS owned key only), "
         "expected ENABLED (KMS) (left unchanged)",
@@ -562,7 +562,7 @@ def test_report_has_drift_and_lines() -> None:
     ]
 
 
-@pytest.mark.parametrize("module", ["bootstrap.py", "iam.py"])
+@pytest.mark.parametrize("module", ["bootstrap.py", "s3_files.py", "table.py"])
 def test_modules_do_not_import_dagster(module: str) -> None:
     path = Path(bootstrap_module.__file__).with_name(module)
     imported: set[str] = set()

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from statement_pipeline.core.sample import generate_rows, write_month
 from statement_pipeline_tests.scenarios import (
     assert_month_exact,
     put_files,
@@ -16,6 +15,7 @@ from statement_pipeline_tests.scenarios import (
     run_cli,
     setup_aws,
 )
+from statement_samples import generate_rows, write_month
 
 MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
 ROWS = 250

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from statement_pipeline import aws
+from statement_pipeline.aws import clients
 from statement_pipeline.cli import main
-from statement_pipeline.core.records import COLUMNS, MONEY_COLUMNS
-from statement_pipeline.core.sample import generate_rows, render_csv
+from statement_pipeline.rules.csv_records import COLUMNS, MONEY_COLUMNS
 from statement_pipeline_tests.scenarios import (
     NAMES,
     assert_month_exact,
@@ -25,6 +24,7 @@ from statement_pipeline_tests.scenarios import (
     setup_aws,
     sources_of,
 )
+from statement_samples import generate_rows, render_csv
 
 MONTH = "2025-08"
 KEY = f"{NAMES.prefix}{MONTH}/"
@@ -57,7 +57,7 @@ def four_decimals(row: tuple[str, ...]) -> tuple[str, ...]:
 
 def snapshot() -> tuple[Any, ...]:
     """Everything an import could write: the month's items, the bucket, the queues."""
-    s3 = aws.client("s3")
+    s3 = clients.client("s3")
     objects = sorted(
         (o["Key"], o["ETag"]) for o in s3.list_objects_v2(Bucket=NAMES.bucket).get("Contents", [])
     )

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from statement_pipeline import aws
-from statement_pipeline.core import sample
-from statement_pipeline.core.retry import Backoff
-from statement_pipeline.core.settings import Names
-from statement_pipeline.core.table import count_month
-from statement_pipeline.localstack import bootstrap_here
+import statement_samples as sample
+from statement_pipeline.aws import clients
+from statement_pipeline.aws.bootstrap import bootstrap_from_environment
+from statement_pipeline.aws.table import count_month
+from statement_pipeline.rules.names import Names
 from statement_pipeline_tests.processes import (
     BIN,
     Background,
@@ -43,7 +42,7 @@ def sensor_ticked(instance: dg.DagsterInstance) -> bool:
 
 def test_a_file_dropped_in_s3_is_imported_by_the_daemon(moto_endpoint: str, tmp_path: Path) -> None:
     names = Names()
-    bootstrap_here(names)
+    bootstrap_from_environment(names)
     home = dagster_home(tmp_path)
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     daemon = Background(
@@ -85,5 +84,5 @@ def test_a_file_dropped_in_s3_is_imported_by_the_daemon(moto_endpoint: str, tmp_
         )
         assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS], describe_runs(instance)
         assert runs[0].tags.get("dagster/sensor_name") == "statement_file_sensor"
-    in_table = count_month(aws.client("dynamodb"), names.table, MONTH, Backoff())
+    in_table = count_month(clients.client("dynamodb"), names.table, MONTH)
     assert in_table == RECORDS

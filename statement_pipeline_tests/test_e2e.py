@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from statement_pipeline import aws
-from statement_pipeline.core.records import COLUMNS, NUMBER_COLUMNS, Record, StatementReader
-from statement_pipeline.core.sample import write_month
+from statement_pipeline.aws import clients
+from statement_pipeline.rules.csv_records import COLUMNS, NUMBER_COLUMNS, Record, StatementReader
 from statement_pipeline_tests import scenarios
+from statement_samples import write_month
 
 MONTH = "2026-10"
 NAMES = {
@@ -42,7 +42,7 @@ def _materialize(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def _month_items(table: str) -> dict[str, dict]:
-    ddb = aws.client("dynamodb")
+    ddb = clients.client("dynamodb")
     items: dict[str, dict] = {}
     kwargs = {"TableName": table}
     while True:
@@ -82,7 +82,7 @@ def test_bootstrap_then_materialize_a_quirky_month_exactly_once(env: dict[str, s
     assert second.returncode == 0, second.stderr
     assert "created" not in second.stdout
 
-    s3 = aws.client("s3")
+    s3 = clients.client("s3")
     files = write_month(MONTH, 2_000, 4, seed=11, quirks=True)
     expected: dict[str, tuple[str, ...]] = {}
     for name, content in files:

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from statement_pipeline.core.records import COLUMNS
-from statement_pipeline.core.sample import generate_rows, render_csv, write_month
-from statement_pipeline.runner import RunReport, loading_run_config, scheduling_run_config
+from statement_pipeline.cli.job_runner import RunReport, tuning_run_config
+from statement_pipeline.rules.csv_records import COLUMNS
 from statement_pipeline_tests.faultproxy import (
     FaultProxy,
     failed_entries,
@@ -28,11 +27,12 @@ from statement_pipeline_tests.scenarios import (
     run_in_process,
     setup_aws,
 )
+from statement_samples import generate_rows, render_csv, write_month
 
 MONTH = "2025-11"
 ROWS = list(generate_rows(MONTH, 300, seed=51))
 # Small messages: many SendMessageBatch, ReceiveMessage, BatchWriteItem and delete calls.
-SMALL_MESSAGES = scheduling_run_config(records_per_message=20)
+SMALL_MESSAGES = tuning_run_config(records_per_message=20)
 
 
 @pytest.fixture
@@ -61,23 +61,22 @@ def assert_exact_and_drained(proxy: FaultProxy, report: RunReport) -> None:
     assert all(c.passed for c in report.checks if c.name != "no_rejected_rows")
 
 
-def test_throttling_beyond_botocore_retries(proxy: FaultProxy, tmp_path: Path) -> None:
-    # botocore tries each call twice here (max_attempts 1: one retry) and one loader writes:
-    # its first write is throttled 6 times in a row, with both throttling errors, so
-    # botocore gives up on it three times and the pipeline's own backoff carries it.
+def test_whole_batches_throttled_are_carried_by_the_write_budget(
+    proxy: FaultProxy, tmp_path: Path
+) -> None:
+    # One loader writes; its first write is refused whole 6 times in a row, with both
+    # throttling errors. BatchWriteItem makes one attempt per call (botocore does not retry
+    # it), so each refusal reaches the writer, which slows down and sends the batch again.
     first = throttle("BatchWriteItem", "ProvisionedThroughputExceededException", times=3)
     later = throttle("BatchWriteItem", "ThrottlingException", times=3)
     proxy.add(first, later)
-    one_retry = {"resources": {"statement_table": {"config": {"max_attempts": 1}}}}
 
     report = run_in_process(
-        MONTH,
-        tmp_path / "dagster",
-        merge(SMALL_MESSAGES, loading_run_config(loaders=1), one_retry),
+        MONTH, tmp_path / "dagster", merge(SMALL_MESSAGES, tuning_run_config(loaders=1))
     )
 
     assert (first.hits, later.hits) == (3, 3)
-    assert report.materializations["loaded_statements"]["throttled"] == 3
+    assert report.materializations["loaded_statements"]["throttled_calls"] == 6
     assert_exact_and_drained(proxy, report)
 
 
@@ -92,7 +91,7 @@ def test_unprocessed_items_and_partial_sqs_batches(proxy: FaultProxy, tmp_path: 
     report = run_in_process(MONTH, tmp_path / "dagster", SMALL_MESSAGES)
 
     assert (writes.hits, sends.hits, deletes.hits) == (8, 2, 1)
-    assert report.materializations["loaded_statements"]["unprocessed_retries"] >= writes.hits
+    assert report.materializations["loaded_statements"]["throttled_calls"] >= writes.hits
     assert_exact_and_drained(proxy, report)
 
 
@@ -115,15 +114,19 @@ def test_sqs_and_s3_server_errors(proxy: FaultProxy, tmp_path: Path) -> None:
     assert_exact_and_drained(proxy, report)
 
 
-def test_errors_on_every_kind_of_call_without_botocore_retries(
+def test_errors_on_every_kind_of_call_are_retried_by_the_one_retry_policy(
     proxy: FaultProxy, tmp_path: Path
 ) -> None:
-    # With botocore's own retries switched off, every fault reaches the pipeline's retries:
-    # each kind of call it makes fails twice or three times before it works.
-    no_retries = {"config": {"max_attempts": 0}}
+    # Each kind of call the pipeline makes fails three times before it works: botocore's
+    # standard retries, configured once for every client, carry each (4 attempts here).
+    four_attempts = {"config": {"max_attempts": 4}}
     config = merge(
         SMALL_MESSAGES,
-        {"resources": {name: no_retries for name in ("s3", "statement_queue", "statement_table")}},
+        {
+            "resources": {
+                name: four_attempts for name in ("s3", "statement_queue", "statement_table")
+            }
+        },
     )
     faults = [
         server_error("sqs", operation, status=500, times=3)
@@ -164,7 +167,7 @@ def test_deletes_that_keep_failing_are_redelivered_harmlessly(
     report = run_in_process(
         MONTH,
         tmp_path / "dagster",
-        merge(SMALL_MESSAGES, loading_run_config(visibility_timeout_seconds=10)),
+        merge(SMALL_MESSAGES, tuning_run_config(visibility_timeout_seconds=10)),
     )
 
     assert deletes.hits == 2

@@ -23,16 +23,15 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from statement_pipeline.core.settings import Names
-from statement_pipeline.infra.bootstrap import BootstrapAccessDenied, bootstrap
-from statement_pipeline.infra.iam import (
-    STATIC_RULES,
+from statement_pipeline.aws.bootstrap import BootstrapAccessDenied, bootstrap
+from statement_pipeline.rules.iam_lint import STATIC_RULES, lint_policy
+from statement_pipeline.rules.iam_policy import (
     bootstrap_policy,
     iam_action,
-    lint_policy,
     policy_json,
     run_policy,
 )
+from statement_pipeline.rules.names import Names
 from statement_pipeline_tests.conftest import REGION
 
 # moto's own default account (the server subprocess uses it too): resources it creates live
@@ -506,7 +505,7 @@ def test_run_policy_allows_the_calls_a_run_makes(
                 "statements": [
                     {
                         "PutRequest": {
-                            "Item": {"period": {"S": "2026-10"}, "statement_id": {"S": "1"}}
+                            "Item": {"month_shard": {"S": "2026-10#07"}, "statement_id": {"S": "1"}}
                         }
                     }
                 ]
@@ -515,8 +514,8 @@ def test_run_policy_allows_the_calls_a_run_makes(
         items = dynamodb.query(
             TableName="statements",
             KeyConditionExpression="#p = :p",
-            ExpressionAttributeNames={"#p": "period"},
-            ExpressionAttributeValues={":p": {"S": "2026-10"}},
+            ExpressionAttributeNames={"#p": "month_shard"},
+            ExpressionAttributeValues={":p": {"S": "2026-10#07"}},
         )["Items"]
         assert len(items) == 1
 

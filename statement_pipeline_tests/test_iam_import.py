@@ -26,25 +26,26 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from statement_pipeline.core.items import to_item
-from statement_pipeline.core.layout import month_prefix, rejects_key
-from statement_pipeline.core.queue import queue_depth
-from statement_pipeline.core.ratelimit import TokenBucket
-from statement_pipeline.core.records import COLUMNS
-from statement_pipeline.core.retry import Backoff, call_with_retry, is_retryable
-from statement_pipeline.core.sample import generate_rows, render_csv
-from statement_pipeline.core.settings import Names
-from statement_pipeline.core.table import BatchWriter, month_items
+from statement_pipeline.aws import clients
+from statement_pipeline.aws.bootstrap import bootstrap
+from statement_pipeline.aws.queue import queue_depth
+from statement_pipeline.aws.table import BatchWriter, month_items
+from statement_pipeline.cli.job_runner import run_import, tuning_run_config
 from statement_pipeline.definitions import defs
-from statement_pipeline.infra.bootstrap import bootstrap
-from statement_pipeline.infra.iam import run_policy
-from statement_pipeline.infra.localaws import LocalAws
+from statement_pipeline.local_aws.server import LocalAws
 from statement_pipeline.resources import DynamoDBResource
-from statement_pipeline.runner import loading_run_config, run_import
+from statement_pipeline.rules.backoff import Backoff
+from statement_pipeline.rules.csv_records import COLUMNS
+from statement_pipeline.rules.iam_policy import run_policy
+from statement_pipeline.rules.items import to_item
+from statement_pipeline.rules.names import Names
+from statement_pipeline.rules.s3_layout import month_prefix, rejects_key
+from statement_pipeline.rules.write_budget import WriteBudget
 from statement_pipeline.sensors import statement_file_sensor
 from statement_pipeline_tests.conftest import REGION
 from statement_pipeline_tests.scenarios import cli_command
 from statement_pipeline_tests.test_iam import ACCOUNT, create_policy_user
+from statement_samples import generate_rows, render_csv
 
 MONTH = "2026-10"
 OTHER_MONTH = "2026-09"
@@ -216,8 +217,7 @@ def _recorded_run(dagster_home: Path, monkeypatch: pytest.MonkeyPatch) -> Record
 def _month_items(deployment: Deployment) -> dict[str, tuple[str, str]]:
     """statement_id -> (source_key, source_etag) of every item of the month."""
     return {
-        sid: (key, etag)
-        for sid, key, etag in month_items(deployment.dynamodb, NAMES.table, MONTH, Backoff())
+        sid: (key, etag) for sid, key, etag in month_items(deployment.dynamodb, NAMES.table, MONTH)
     }
 
 
@@ -250,8 +250,8 @@ def test_import_succeeds_as_a_user_with_only_the_run_policy(
         rejects_key(NAMES.prefix, MONTH, deployment.file_keys[1])
     ]
     # The queue is drained; the other month's DLQ message is still there after the peek.
-    assert queue_depth(deployment.sqs, deployment.queue_url, Backoff()).total == 0
-    assert queue_depth(deployment.sqs, deployment.dlq_url, Backoff()).visible == 1
+    assert queue_depth(deployment.sqs, deployment.queue_url).total == 0
+    assert queue_depth(deployment.sqs, deployment.dlq_url).visible == 1
     # The checks ran as the same user and saw the month complete.
     assert _recorded_run(tmp_path / "dagster_home", monkeypatch).checks == {
         "table_count_matches_valid_rows": True,
@@ -286,7 +286,7 @@ def test_import_without_batch_write_item_fails_fast_naming_it(
     assert set(_month_items(deployment)) == {STALE_ID}
     recorded = _recorded_run(tmp_path / "dagster_home", monkeypatch)
     assert recorded.checks == {}
-    depth = queue_depth(deployment.sqs, deployment.queue_url, Backoff())
+    depth = queue_depth(deployment.sqs, deployment.queue_url)
     assert depth.total == recorded.scheduled["messages"] > 0
 
 
@@ -314,7 +314,7 @@ def test_each_stage_fails_at_once_naming_a_denied_action(
 
     with _enforced(local_aws_server), dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
         # In process, so a short loading deadline bounds the run should a stage ever wait.
-        report = run_import(MONTH, instance, loading_run_config(deadline_seconds=60))
+        report = run_import(MONTH, instance, tuning_run_config(deadline_seconds=60))
         failed_steps = [
             entry.step_key
             for entry in instance.all_logs(report.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
@@ -382,7 +382,9 @@ def test_a_denied_write_is_raised_after_one_call(
 
     dynamodb.meta.events.register("before-send.dynamodb.BatchWriteItem", deny)
     pauses: list[float] = []
-    writer = BatchWriter(dynamodb, NAMES.table, TokenBucket(None), Backoff(sleep=pauses.append))
+    writer = BatchWriter(
+        dynamodb, NAMES.table, WriteBudget(floor=None), Backoff(sleep=pauses.append)
+    )
     row = next(generate_rows(MONTH, 1))
     item = to_item(row, source_key="k", source_etag='"e"', line=2, loaded_at="t")
 
@@ -392,7 +394,6 @@ def test_a_denied_write_is_raised_after_one_call(
     # Neither botocore nor the pipeline tried again, and the error says what was refused.
     assert len(sent) == 1
     assert pauses == []
-    assert not is_retryable(excinfo.value)
     assert "BatchWriteItem" in str(excinfo.value)
     assert "dynamodb:BatchWriteItem" in str(excinfo.value)
 
@@ -409,26 +410,27 @@ def test_a_denied_write_is_raised_after_one_call(
     ],
 )
 def test_denials_and_bad_credentials_are_not_retried(code: str, status: int) -> None:
-    error = ClientError(
-        {
-            "Error": {"Code": code, "Message": "refused"},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        },
-        "SendMessageBatch",
-    )
-    calls: list[int] = []
+    """The one client factory's retry policy sends a refused call once, and raises it."""
+    sqs = clients.client("sqs", endpoint_url="http://127.0.0.1:9")
+    sent: list[str] = []
 
-    def refused() -> None:
-        calls.append(1)
-        raise error
+    def refuse(request: Any, **_: Any) -> AWSResponse:
+        sent.append(request.url)
+        body = json.dumps({"__type": code, "message": "refused"}).encode()
+        headers = {
+            "Content-Type": "application/x-amz-json-1.0",
+            "x-amzn-query-error": f"{code};Sender",
+        }
+        return AWSResponse(request.url, status, headers, _Raw(body))
 
-    pauses: list[float] = []
+    sqs.meta.events.register("before-send.sqs.SendMessageBatch", refuse)
     with pytest.raises(ClientError) as excinfo:
-        call_with_retry(refused, Backoff(sleep=pauses.append))
+        sqs.send_message_batch(
+            QueueUrl="http://127.0.0.1:9/q", Entries=[{"Id": "1", "MessageBody": "x"}]
+        )
 
-    assert excinfo.value is error
-    assert calls == [1]
-    assert pauses == []
+    assert clients.error_code(excinfo.value) == code
+    assert len(sent) == 1
 
 
 def test_sensor_finds_the_month_as_the_run_user(
@@ -441,7 +443,7 @@ def test_sensor_finds_the_month_as_the_run_user(
 
     with (
         _enforced(local_aws_server),
-        dg.build_sensor_context(resources=defs.resources) as context,
+        dg.build_sensor_context(resources=defs().resources) as context,
     ):
         result = statement_file_sensor(context)
 

@@ -8,13 +8,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from statement_pipeline import aws
-from statement_pipeline.core.records import COLUMNS
-from statement_pipeline.core.retry import Backoff
-from statement_pipeline.core.sample import generate_rows, render_csv
-from statement_pipeline.core.table import count_month
-from statement_pipeline.infra.bootstrap import TableSettings
-from statement_pipeline.runner import loading_run_config, scheduling_run_config
+from statement_pipeline.aws import clients
+from statement_pipeline.aws.bootstrap import TableSettings
+from statement_pipeline.aws.table import count_month
+from statement_pipeline.cli.job_runner import tuning_run_config
+from statement_pipeline.rules.csv_records import COLUMNS
 from statement_pipeline_tests.scenarios import (
     CLI_TIMEOUT,
     NAMES,
@@ -30,6 +28,7 @@ from statement_pipeline_tests.scenarios import (
     setup_aws,
     write_config,
 )
+from statement_samples import generate_rows, render_csv
 
 MONTH = "2025-07"
 TOTAL = 1_500
@@ -37,13 +36,13 @@ VISIBILITY = 10
 # A run config a killed run and its successors share: a short visibility timeout, so what
 # the dead run held comes back soon, and small receives, so some messages stay visible.
 CONFIG = merge(
-    scheduling_run_config(records_per_message=50),
-    loading_run_config(visibility_timeout_seconds=VISIBILITY, messages_per_receive=2),
+    tuning_run_config(records_per_message=50),
+    tuning_run_config(visibility_timeout_seconds=VISIBILITY, messages_per_receive=2),
 )
 
 
 def count() -> int:
-    return count_month(aws.client("dynamodb"), NAMES.table, MONTH, Backoff())
+    return count_month(clients.client("dynamodb"), NAMES.table, MONTH)
 
 
 def test_run_killed_mid_loading_then_rerun_ends_exact(moto_endpoint: str, tmp_path: Path) -> None:
@@ -83,7 +82,7 @@ def test_run_killed_mid_loading_then_rerun_ends_exact(moto_endpoint: str, tmp_pa
     assert 100 <= written < TOTAL
 
     # An operator raises the capacity and runs the month again.
-    aws.client("dynamodb").update_table(
+    clients.client("dynamodb").update_table(
         TableName=NAMES.table,
         ProvisionedThroughput={"ReadCapacityUnits": 100, "WriteCapacityUnits": 4000},
     )

@@ -2,8 +2,8 @@
 
 import pytest
 
-from statement_pipeline.core import layout
-from statement_pipeline.core.settings import Names, normalize_prefix
+from statement_pipeline.rules import s3_layout as layout
+from statement_pipeline.rules.names import Names, normalize_prefix
 
 
 @pytest.mark.parametrize("month", ["2026-10", "2020-01", "1999-12"])

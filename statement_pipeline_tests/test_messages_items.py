@@ -1,14 +1,23 @@
 """The SQS message format and the DynamoDB item of a statement."""
 
 import json
+from collections import Counter
 
 import pytest
 
-from statement_pipeline.core import messages
-from statement_pipeline.core.items import from_item, item_size, key_of, to_item
-from statement_pipeline.core.messages import PoisonMessage, RecordBatch
-from statement_pipeline.core.ratelimit import write_units
-from statement_pipeline.core.records import COLUMNS
+from statement_pipeline.rules import messages as messages
+from statement_pipeline.rules.csv_records import COLUMNS
+from statement_pipeline.rules.items import (
+    SHARDS,
+    from_item,
+    item_size,
+    key_of,
+    month_shards,
+    shard_of,
+    to_item,
+)
+from statement_pipeline.rules.messages import PoisonMessage, RecordBatch
+from statement_pipeline.rules.write_budget import write_units
 
 ROW = (
     "STM-1",
@@ -129,7 +138,20 @@ def test_to_item_types_and_exact_numbers() -> None:
         assert item[name] == {kind: value}
     assert item["source_line"] == {"N": "7"}
     assert from_item(item) == dict(zip(COLUMNS, ROW, strict=True))
-    assert key_of(ROW) == {"period": {"S": "2026-10"}, "statement_id": {"S": "STM-1"}}
+    # The key follows from month and id alone: what the statement API reads it by.
+    assert key_of("2026-10", "STM-1") == {
+        "month_shard": {"S": f"2026-10#{shard_of('STM-1'):02d}"},
+        "statement_id": {"S": "STM-1"},
+    }
+    assert item["month_shard"] == key_of("2026-10", "STM-1")["month_shard"]
+
+
+def test_a_month_is_spread_evenly_over_its_shards() -> None:
+    counts = Counter(shard_of(f"STM-2026-10-{n:07d}") for n in range(23_300))
+    assert set(counts) == set(range(SHARDS))
+    # No key value takes more than a small fraction of a month's writes.
+    assert max(counts.values()) < 1.2 * 23_300 / SHARDS
+    assert len(month_shards("2026-10")) == SHARDS
 
 
 def test_item_size_follows_dynamodb_rules() -> None:

@@ -14,7 +14,7 @@ from moto.dynamodb.models.table import Table
 from moto.sqs import models as sqs_models
 from moto.sqs.models import SQSBackend, sqs_backends
 
-from statement_pipeline.infra import moto_speedups
+from statement_pipeline.local_aws import moto_speedups as moto_speedups
 
 REGION = "eu-west-1"
 

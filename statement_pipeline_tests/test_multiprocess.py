@@ -7,8 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from statement_pipeline.core import sample
-from statement_pipeline.runner import loading_run_config, run_import
+import statement_samples as sample
+from statement_pipeline.cli.job_runner import run_import, tuning_run_config
 from statement_pipeline_tests import scenarios
 
 MONTH = "2026-03"
@@ -21,7 +21,7 @@ def test_four_loader_processes_load_the_month_exactly(moto_endpoint: str, tmp_pa
     scenarios.put_files(MONTH, files)
     run_config = scenarios.merge(
         # The documented scale-out settings: one loader per op, one process per op.
-        loading_run_config(loaders=4, loader_ops=4),
+        tuning_run_config(loaders=4, loader_ops=4),
         {"execution": {"config": {"multiprocess": {"max_concurrent": 4}}}},
     )
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from statement_pipeline import aws
-from statement_pipeline.core.records import COLUMNS, MONEY_COLUMNS
-from statement_pipeline.core.sample import bad_rows_corpus, generate_rows, render_csv
+from statement_pipeline.aws import clients
+from statement_pipeline.rules.csv_records import COLUMNS, MONEY_COLUMNS
 from statement_pipeline_tests.scenarios import (
     put_files,
     queue_urls,
@@ -18,6 +17,7 @@ from statement_pipeline_tests.scenarios import (
     run_in_process,
     setup_aws,
 )
+from statement_samples import bad_rows_corpus, generate_rows, render_csv
 
 MONTH = "2025-05"
 BROKEN_MONTH = "2025-06"
@@ -75,7 +75,7 @@ def test_run_full_of_bad_rows_prints_and_records_no_row_values(
     put_files(BROKEN_MONTH, [("part-1.csv", content[:cut] + b"\xc3\x28" + content[cut:])])
     # A foreign message whose record is invalid: it goes to the DLQ with its reason.
     queue, _ = queue_urls()
-    aws.client("sqs").send_message(
+    clients.client("sqs").send_message(
         QueueUrl=queue,
         MessageBody=(
             '{"format":"statement-records","v":1,"period":"' + MONTH + '","source_key":"x.csv",'

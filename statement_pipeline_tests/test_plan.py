@@ -3,15 +3,16 @@
 import csv
 import io
 
-from statement_pipeline.core.plan import (
+from statement_pipeline.rules.csv_records import COLUMNS, Reject, StatementReader
+from statement_pipeline.rules.month_plan import (
     FileRef,
+    id_digest,
     plan_month,
     planned_records,
     render_rejects,
     scan_file,
 )
-from statement_pipeline.core.records import COLUMNS, Reject, StatementReader
-from statement_pipeline.core.sample import generate_rows, render_csv
+from statement_samples import generate_rows, render_csv
 
 MONTH = "2026-10"
 
@@ -35,7 +36,7 @@ def test_identical_rows_load_once_and_conflicts_are_all_rejected() -> None:
         ("statements/2026-10/b.csv", 6),
     }
     # rows[3]'s id with different content: both copies rejected.
-    assert plan.conflict_ids == [rows[3][0]]
+    assert plan.conflict_digests == [id_digest(rows[3][0])]
     assert [
         (r.line, "different content" in r.reason) for r in plan.rejects["statements/2026-10/a.csv"]
     ] == [(5, True)]
@@ -64,7 +65,9 @@ def test_scans_keep_no_row_values() -> None:
     bad[5] = "1,000.00"
     scan, _ = _scan("statements/2026-10/a.csv", [rows[0], tuple(bad)])
     assert [(r.line, r.raw) for r in scan.rejects] == [(3, ())]
-    assert all(len(entry) == 3 and entry[0] == rows[0][0] for entry in scan.valid)
+    # Not even the statement id: a digest of it, which the plan compares across files.
+    assert all(len(entry) == 3 and entry[0] == id_digest(rows[0][0]) for entry in scan.valid)
+    assert rows[0][0] not in repr(scan)
 
 
 def test_rejects_object_lists_file_line_reason_and_the_row() -> None:

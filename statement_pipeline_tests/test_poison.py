@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from statement_pipeline import aws
-from statement_pipeline.core.messages import RecordBatch, encode
-from statement_pipeline.core.records import COLUMNS
-from statement_pipeline.core.sample import generate_rows, render_csv
+from statement_pipeline.aws import clients
+from statement_pipeline.rules.csv_records import COLUMNS
+from statement_pipeline.rules.messages import RecordBatch, encode
 from statement_pipeline_tests.scenarios import (
     NAMES,
     assert_month_exact,
@@ -19,6 +18,7 @@ from statement_pipeline_tests.scenarios import (
     run_in_process,
     setup_aws,
 )
+from statement_samples import generate_rows, render_csv
 
 MONTH = "2025-09"
 
@@ -43,7 +43,7 @@ def test_poison_messages_are_moved_to_the_dlq_counted_and_never_block_the_run(
         RecordBatch(MONTH, f"{NAMES.prefix}{MONTH}/gone.csv", '"e"', ((2, foreign[1]),))
     )
     queue, dlq = queue_urls()
-    sqs = aws.client("sqs")
+    sqs = clients.client("sqs")
     for body in [*poison.values(), superseded]:
         sqs.send_message(QueueUrl=queue, MessageBody=body)
 
@@ -52,7 +52,7 @@ def test_poison_messages_are_moved_to_the_dlq_counted_and_never_block_the_run(
     assert report.success, report.failure
     assert_month_exact(MONTH, rows)
     loaded = report.materializations["loaded_statements"]
-    assert (loaded["poison_messages"], loaded["superseded_messages"]) == (3, 1)
+    assert (loaded["poison"], loaded["superseded"]) == (3, 1)
     drained = next(c for c in report.checks if c.name == "queue_drained")
     assert drained.metadata["poison_moved_this_run"] == 3
     assert drained.metadata["dlq_messages"] == 3

@@ -1,7 +1,7 @@
 """A loader op's own-month progress: each record of its import counted once."""
 
-from statement_pipeline.core.loader import MonthProgress
-from statement_pipeline.core.messages import RecordBatch
+from statement_pipeline.aws.queue_drainer import MonthProgress
+from statement_pipeline.rules.messages import RecordBatch
 
 ROW = ("S", "A", "2026-10", "2026-10-31", "EUR", "1", "0", "0", "1", "0")
 SOURCES = {"statements/2026-10/a.csv": '"v2"'}

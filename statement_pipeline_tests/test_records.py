@@ -12,8 +12,9 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from statement_pipeline.core import records
-from statement_pipeline.core.records import (
+from statement_pipeline.rules import csv_records as records
+from statement_pipeline.rules import statement_fields
+from statement_pipeline.rules.csv_records import (
     COLUMNS,
     NUMBER_COLUMNS,
     FileFormatError,
@@ -22,7 +23,7 @@ from statement_pipeline.core.records import (
     StatementReader,
     validate_values,
 )
-from statement_pipeline.core.sample import bad_rows_corpus, generate_rows, render_csv
+from statement_samples import bad_rows_corpus, generate_rows, render_csv
 
 PERIOD = "2026-10"
 SOURCE = "statements/2026-10/part-1.csv"
@@ -314,7 +315,7 @@ def test_fast_and_precise_checks_agree() -> None:
                 for mutated_value in (row[column] + extra, extra + row[column], extra):
                     mutated = list(row)
                     mutated[column] = mutated_value
-                    expected = records._first_broken_rule(mutated, PERIOD)
+                    expected = statement_fields._first_broken_rule(mutated, PERIOD)
                     assert validate_values(mutated, PERIOD) == expected, (number, column)
                     checked += 1
     assert checked > 10_000

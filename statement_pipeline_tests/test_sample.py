@@ -12,21 +12,15 @@ from decimal import Decimal
 
 import pytest
 
-from statement_pipeline.core.records import (
+from statement_pipeline.rules.csv_records import (
     COLUMNS,
     Record,
     Reject,
     StatementReader,
     validate_values,
 )
-from statement_pipeline.core.sample import (
-    CURRENCIES,
-    bad_rows_corpus,
-    generate_rows,
-    render_csv,
-    statement_id,
-    write_month,
-)
+from statement_samples import bad_rows_corpus, generate_rows, render_csv, statement_id, write_month
+from statement_samples.generator import CURRENCIES
 
 PERIOD = "2026-10"
 

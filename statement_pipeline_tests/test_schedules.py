@@ -54,7 +54,7 @@ def test_one_run_key_per_month_so_a_repeated_tick_launches_once() -> None:
 
 
 def test_fires_early_on_the_first_of_each_month_in_utc() -> None:
-    schedule = defs.resolve_schedule_def("monthly_statement_schedule")
+    schedule = defs().resolve_schedule_def("monthly_statement_schedule")
     assert schedule.job_name == "import_statements_job"
     assert schedule.execution_timezone == "UTC"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING

@@ -13,9 +13,10 @@ import pytest
 from dagster_aws.s3 import S3Resource
 from dagster_aws.s3.sensor import get_objects
 
-from statement_pipeline.core import watch
+from statement_pipeline.aws.s3_files import ListingTooSlow, list_prefix
 from statement_pipeline.definitions import defs
 from statement_pipeline.resources import StatementFilesResource
+from statement_pipeline.rules import sensor_cursor as watch
 from statement_pipeline.sensors import statement_file_sensor
 from statement_pipeline_tests.conftest import REGION
 
@@ -33,9 +34,9 @@ def s3(aws: None) -> Any:
 class Ticker:
     """Evaluates the sensor the way the daemon does, carrying its cursor from tick to tick."""
 
-    def __init__(self) -> None:
+    def __init__(self, resources: dict[str, Any] | None = None) -> None:
         self.cursor: str | None = None
-        self.resources = {"statement_files": StatementFilesResource(s3=S3Resource())}
+        self.resources = resources or {"statement_files": StatementFilesResource(s3=S3Resource())}
 
     def __call__(self) -> dg.SensorResult:
         with dg.build_sensor_context(cursor=self.cursor, resources=self.resources) as context:
@@ -59,7 +60,7 @@ def put(s3: Any, key: str, body: bytes = b"statement_id\n1\n") -> None:
 
 
 def test_the_sensor_is_in_the_definitions_and_targets_the_import_job() -> None:
-    sensor = defs.resolve_sensor_def("statement_file_sensor")
+    sensor = defs().resolve_sensor_def("statement_file_sensor")
     assert sensor.job_name == "import_statements_job"
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
@@ -218,11 +219,18 @@ def test_removed_files_retrigger_a_month_that_still_has_files(
 
 
 def test_the_bucket_and_prefix_come_from_the_environment(
-    s3: Any, tick: Ticker, monkeypatch: pytest.MonkeyPatch
+    s3: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3.create_bucket(Bucket="other", CreateBucketConfiguration={"LocationConstraint": REGION})
     monkeypatch.setenv("STATEMENT_BUCKET", "other")
     monkeypatch.setenv("STATEMENT_PREFIX", "")
+    # The names are read when the definitions load, as the code location does.
+    resources = defs().resources
+    assert (resources["statement_files"].bucket, resources["statement_files"].prefix) == (
+        "other",
+        "",
+    )
+    tick = Ticker(resources)
     put(s3, f"{PREFIX}2026-10/part-1.csv")  # the default bucket: not watched now
     s3.put_object(Bucket="other", Key="2026-09/part-1.csv", Body=b"x")
     # The pipeline's own rejects sit at the bucket root: neither a month nor worth reporting.
@@ -234,8 +242,8 @@ def test_the_listing_is_paginated_and_the_cursor_grows_with_months_not_files(s3:
     for month in range(1, 13):
         for part in range(4):
             put(s3, f"{PREFIX}2025-{month:02d}/part-{part}.csv", f"{month}-{part}".encode())
-    small_pages = watch.list_prefix(s3, BUCKET, PREFIX, page_size=7)
-    one_page = watch.list_prefix(s3, BUCKET, PREFIX)
+    small_pages = list_prefix(s3, BUCKET, PREFIX, page_size=7)
+    one_page = list_prefix(s3, BUCKET, PREFIX)
     assert small_pages.pages == 7
     assert one_page.pages == 1
     assert small_pages.objects == one_page.objects == 48
@@ -251,8 +259,8 @@ def test_a_listing_that_would_outlast_the_tick_fails_clearly(s3: Any) -> None:
         put(s3, f"{PREFIX}2026-10/part-{n}.csv")
     times: Iterator[float] = iter(float(t) for t in range(0, 1000, 30))
     clock: Callable[[], float] = lambda: next(times)  # noqa: E731
-    with pytest.raises(watch.ListingTooSlow, match="passed 40s"):
-        watch.list_prefix(s3, BUCKET, PREFIX, page_size=1, deadline_seconds=40, clock=clock)
+    with pytest.raises(ListingTooSlow, match="passed 40s"):
+        list_prefix(s3, BUCKET, PREFIX, page_size=1, deadline_seconds=40, clock=clock)
 
 
 def test_the_version_digest_ignores_listing_order() -> None:

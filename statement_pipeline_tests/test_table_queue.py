@@ -5,12 +5,17 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from statement_pipeline.core.queue import SendFailed, delete_messages, send_messages
-from statement_pipeline.core.ratelimit import TokenBucket
-from statement_pipeline.core.retry import Backoff, RetriesExhausted, call_with_retry
-from statement_pipeline.core.table import BatchWriter
+from statement_pipeline.aws.queue import SendFailed, delete_messages, send_messages
+from statement_pipeline.aws.table import BatchWriter
+from statement_pipeline.rules.backoff import Backoff
+from statement_pipeline.rules.write_budget import WriteBudget
 
 NO_SLEEP = Backoff(base=0.0, cap=0.0, max_attempts=6, sleep=lambda _s: None)
+
+
+def _budget() -> WriteBudget:
+    """A budget that adapts but never sleeps: these tests are about what gets written."""
+    return WriteBudget(floor=None, sleep=lambda _s: None)
 
 
 def _item(i: int) -> dict[str, dict[str, str]]:
@@ -53,25 +58,25 @@ class FlakyTable:
 
 def test_unprocessed_items_are_retried_until_written() -> None:
     table = FlakyTable(unprocessed_rounds=3)
-    writer = BatchWriter(table, "t", TokenBucket(None), NO_SLEEP)
+    writer = BatchWriter(table, "t", _budget(), NO_SLEEP)
     assert writer.write([_item(i) for i in range(60)]) == []
     assert sorted(table.stored) == sorted(f"S{i}" for i in range(60))
-    assert writer.stats.items == 60
-    assert writer.stats.unprocessed_retries >= 1
-    assert writer.stats.units_reported == 60
+    assert writer.counters.items == 60
+    assert writer.counters.throttled_calls >= 1
+    assert writer.counters.units_reported == 60
 
 
 def test_throttling_beyond_botocore_is_absorbed() -> None:
     table = FlakyTable(unprocessed_rounds=0, throttles=4)
-    writer = BatchWriter(table, "t", TokenBucket(None), NO_SLEEP)
+    writer = BatchWriter(table, "t", _budget(), NO_SLEEP)
     assert writer.write([_item(i) for i in range(10)]) == []
     assert len(table.stored) == 10
-    assert writer.stats.throttled == 4
+    assert writer.counters.throttled_calls == 4
 
 
 def test_items_still_unwritten_are_returned_not_dropped() -> None:
     table = FlakyTable(unprocessed_rounds=100)
-    writer = BatchWriter(table, "t", TokenBucket(None), NO_SLEEP)
+    writer = BatchWriter(table, "t", _budget(), NO_SLEEP)
     left = writer.write([_item(i) for i in range(4)])
     assert [i["statement_id"]["S"] for i in left] == ["S1", "S3"]
     assert sorted(table.stored) == ["S0", "S2"]
@@ -89,7 +94,7 @@ def test_other_errors_are_not_retried() -> None:
 
     denied = Denied()
     with pytest.raises(ClientError, match="AccessDenied"):
-        BatchWriter(denied, "t", TokenBucket(None), NO_SLEEP).write([_item(1)])
+        BatchWriter(denied, "t", _budget(), NO_SLEEP).write([_item(1)])
     assert denied.calls == 1
 
 
@@ -152,32 +157,3 @@ def test_failed_deletes_are_retried() -> None:
     assert sorted(queue.deleted) == sorted(f"r{i}" for i in range(12))
     assert stats.deleted == 12
     assert stats.failed == []
-
-
-def test_call_with_retry_gives_up_on_endless_5xx() -> None:
-    calls = []
-
-    def boom() -> None:
-        calls.append(1)
-        raise ClientError(
-            {"Error": {"Code": "InternalError"}, "ResponseMetadata": {"HTTPStatusCode": 500}}, "X"
-        )
-
-    with pytest.raises(RetriesExhausted):
-        call_with_retry(boom, NO_SLEEP)
-    assert len(calls) == NO_SLEEP.max_attempts
-
-
-def test_token_bucket_paces_to_its_rate() -> None:
-    now = [0.0]
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        now[0] += seconds
-
-    bucket = TokenBucket(100.0, clock=lambda: now[0], sleep=sleep)
-    for _ in range(30):
-        bucket.acquire(25)
-    # 750 units at 100/s with a 100-unit burst: about 6.5 s of waiting.
-    assert 6.4 <= sum(slept) <= 6.6

@@ -19,22 +19,21 @@ from typing import Any
 import boto3
 import dagster as dg
 
-from statement_pipeline.commands.dev import (
+from statement_pipeline.aws.table import count_month
+from statement_pipeline.cli.dev import (
     find_dagster_config,
     month_shift,
     prepare_home,
     sample_plan,
 )
-from statement_pipeline.core.retry import Backoff
-from statement_pipeline.core.sample import bad_rows_corpus
-from statement_pipeline.core.table import count_month
-from statement_pipeline.infra.localaws import LOCAL_ENV, free_port
+from statement_pipeline.local_aws.server import LOCAL_ENV, free_port
 from statement_pipeline_tests.processes import (
     Background,
     describe_runs,
     finished_runs,
     wait_for,
 )
+from statement_samples import bad_rows_corpus
 
 RECORDS = 200
 ASSETS = ["scheduled_statements", "loaded_statements"]
@@ -146,7 +145,7 @@ def test_make_dev_then_a_partition_launched_through_graphql(tmp_path: Path) -> N
             aws_access_key_id=LOCAL_ENV["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=LOCAL_ENV["AWS_SECRET_ACCESS_KEY"],
         )
-        assert count_month(dynamodb, "statements", month.period, Backoff()) == month.records
+        assert count_month(dynamodb, "statements", month.period) == month.records
     outcome = {c.check_name: c.passed for c in checks}
     # The sample month carries a file of broken rows: all rejected and reported (a warning),
     # failing the reject-rate check only when they are more than 5% of the month's rows.

@@ -1,53 +1,27 @@
-"""Stage 2: loaders drain the queue into DynamoDB, paced to the table's write capacity."""
+"""Stage 2: loaders drain the queue into DynamoDB at the rate the table grants."""
 
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
-from pydantic import Field
 
-from statement_pipeline.core import load as core
-from statement_pipeline.core.loader import DrainSettings
-from statement_pipeline.core.retry import Backoff
-from statement_pipeline.core.schedule import ScheduledMonth
-from statement_pipeline.core.table import month_has_items
+from statement_pipeline.aws import loading
+from statement_pipeline.aws.queue_drainer import DrainSettings
+from statement_pipeline.aws.scheduling import ScheduledMonth
+from statement_pipeline.aws.table import describe_capacity, month_has_items
 from statement_pipeline.partitions import monthly_partitions
-from statement_pipeline.resources import DynamoDBResource, SQSResource, StatementFilesResource
+from statement_pipeline.resources import (
+    DynamoDBResource,
+    ImportTuning,
+    SQSResource,
+    StatementFilesResource,
+)
 
-# Loader ops of every run share this pool: its limit (dagster.yaml) caps the loader ops that
-# write to the table at once across runs, so a backfill cannot overrun the table's capacity.
+# Loader ops of every run share this pool: its limit (dagster.yaml) is the number of loader
+# ops that write to the table at once across runs, and each op's share of the table's
+# sustained rate is that rate divided by the limit.
 TABLE_WRITE_POOL = "statement_table_writes"
-
-
-class LoadingConfig(dg.Config):
-    """How the month's records are loaded."""
-
-    loaders: int = Field(
-        default=4, ge=1, le=64, description="Loader workers draining the queue at once."
-    )
-    loader_ops: int = Field(
-        default=1,
-        ge=1,
-        le=64,
-        description=(
-            "Ops the loaders are spread over (threads within each). With the multiprocess "
-            "executor, set it to `loaders` to run every loader in its own process."
-        ),
-    )
-    target_utilisation: float = Field(
-        default=0.8,
-        gt=0,
-        le=1,
-        description="Share of a provisioned table's write capacity this run may use.",
-    )
-    messages_per_receive: int = Field(default=10, ge=1, le=10, description="ReceiveMessage batch.")
-    visibility_timeout_seconds: int = Field(
-        default=300, ge=10, le=43200, description="How long a received message stays hidden."
-    )
-    deadline_seconds: float = Field(
-        default=3600.0, gt=0, description="Longest a loader works before the run fails."
-    )
 
 
 @dataclass(frozen=True)
@@ -56,40 +30,49 @@ class LoaderTask:
 
     index: int
     month: ScheduledMonth
-    settings: core.LoaderSettings
+    plan: loading.LoadPlan
     had_items_before: bool
     started: float
+
+
+def pool_slots(instance: dg.DagsterInstance) -> int | None:
+    """The table-write pool's limit on this instance (None: the pool is unlimited)."""
+    for limit in instance.event_log_storage.get_pool_limits():
+        if limit.name == TABLE_WRITE_POOL:
+            return limit.limit
+    return instance.get_concurrency_config().pool_config.default_pool_limit
+
+
+def drain_settings(tuning: ImportTuning) -> DrainSettings:
+    return DrainSettings(
+        max_messages=tuning.messages_per_receive,
+        visibility_timeout=tuning.visibility_timeout_seconds,
+        deadline_seconds=tuning.deadline_seconds,
+    )
 
 
 @dg.op(out=dg.DynamicOut(LoaderTask))
 def start_loaders(
     context: dg.OpExecutionContext,
-    config: LoadingConfig,
     scheduled: ScheduledMonth,
     statement_table: DynamoDBResource,
+    import_tuning: ImportTuning,
 ) -> Iterator[dg.DynamicOutput[LoaderTask]]:
-    """Read the table's capacity and give each loader its share of the write budget."""
+    """Read the table's capacity and the pool's slots; give each loader op its budget."""
     started = time.time()
     ddb = statement_table.get_client()
-    table = statement_table.resolved_table_name()
-    settings = core.plan_loaders(
-        ddb,
-        table,
-        loaders=config.loaders,
-        loader_ops=config.loader_ops,
-        target_utilisation=config.target_utilisation,
-        drain=DrainSettings(
-            max_messages=config.messages_per_receive,
-            visibility_timeout=config.visibility_timeout_seconds,
-            deadline_seconds=config.deadline_seconds,
-        ),
+    plan = loading.plan_loading(
+        describe_capacity(ddb, statement_table.table_name),
+        loaders=import_tuning.loaders,
+        loader_ops=import_tuning.loader_ops,
+        pool_slots=pool_slots(context.instance),
+        target_utilisation=import_tuning.target_utilisation,
     )
-    had_items = month_has_items(ddb, table, scheduled.period, Backoff())
-    context.log.info(core.describe_settings(settings))
-    for index in range(settings.loader_ops):
+    had_items = month_has_items(ddb, statement_table.table_name, scheduled.period)
+    context.log.info(loading.describe_plan(plan))
+    for index in range(plan.loader_ops):
         yield dg.DynamicOutput(
-            LoaderTask(index, scheduled, settings, had_items, started),
-            mapping_key=f"loader_{index}",
+            LoaderTask(index, scheduled, plan, had_items, started), mapping_key=f"loader_{index}"
         )
 
 
@@ -100,24 +83,27 @@ def load_statements(
     statement_files: StatementFilesResource,
     statement_queue: SQSResource,
     statement_table: DynamoDBResource,
-) -> core.LoaderResult:
+    import_tuning: ImportTuning,
+) -> loading.LoaderResult:
     """Drain the queue into the table with this op's share of the loader workers."""
     sqs = statement_queue.get_client()
     queue_url, dlq_url = statement_queue.queue_urls(sqs)
-    result = core.run_loader_op(
-        workers=task.settings.workers_of(task.index),
+    result = loading.run_loader_op(
+        workers=task.plan.workers_of(task.index),
         sqs=sqs,
         queue_url=queue_url,
         dlq_url=dlq_url,
         dynamodb=statement_table.get_client(),
-        table=statement_table.resolved_table_name(),
+        dynamodb_writes=statement_table.get_batch_write_client(),
+        table=statement_table.table_name,
         s3=statement_files.get_client(),
-        bucket=statement_files.resolved_bucket(),
+        bucket=statement_files.bucket,
         month=task.month,
-        settings=task.settings,
+        plan=task.plan,
+        drain=drain_settings(import_tuning),
     )
-    context.log.info(core.describe_result(task.index, result))
-    for failure in result.failures:
+    context.log.info(loading.describe_result(task.index, result))
+    for failure in result.stats.failures:
         context.log.warning(failure)
     return result
 
@@ -125,30 +111,31 @@ def load_statements(
 @dg.op
 def finish_load(
     context: dg.OpExecutionContext,
-    results: list[core.LoaderResult],
+    results: list[loading.LoaderResult],
     tasks: list[LoaderTask],
     statement_table: DynamoDBResource,
     statement_files: StatementFilesResource,
-) -> dg.Output[core.LoadedMonth]:
+) -> dg.Output[loading.LoadedMonth]:
     """Remove statements no current file holds and prove the month complete."""
     task = tasks[0]
-    loaded = core.finish(
+    loaded = loading.finish(
         statement_table.get_client(),
-        statement_table.resolved_table_name(),
+        statement_table.get_batch_write_client(),
+        statement_table.table_name,
         statement_files.get_client(),
-        statement_files.resolved_bucket(),
+        statement_files.bucket,
         task.month,
         results,
-        settings=task.settings,
+        plan=task.plan,
         had_items_before=task.had_items_before,
         started=task.started,
     )
-    context.log.info(core.describe_loaded(loaded))
-    return dg.Output(loaded, metadata=core.loading_metadata(loaded))
+    context.log.info(loading.describe_loaded(loaded))
+    return dg.Output(loaded, metadata=loading.loading_metadata(loaded))
 
 
 @dg.graph_asset(partitions_def=monthly_partitions, group_name="statements")
-def loaded_statements(scheduled_statements: ScheduledMonth) -> core.LoadedMonth:
+def loaded_statements(scheduled_statements: ScheduledMonth) -> loading.LoadedMonth:
     """The month's statements written to the DynamoDB table the statement API reads."""
     tasks = start_loaders(scheduled_statements)
     results = tasks.map(load_statements).collect()

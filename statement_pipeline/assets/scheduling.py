@@ -5,45 +5,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
-from pydantic import Field
 
-from statement_pipeline.core import schedule as core
-from statement_pipeline.core.plan import FileRef, FileScan, MonthPlan
+from statement_pipeline.aws import scheduling as core
+from statement_pipeline.aws.s3_files import list_month_files
 from statement_pipeline.partitions import monthly_partitions
-from statement_pipeline.resources import SQSResource, StatementFilesResource
-
-
-class SchedulingConfig(dg.Config):
-    """How the month's files are scheduled."""
-
-    files_in_parallel: int = Field(
-        default=4, ge=1, le=64, description="Files validated and enqueued at once (threads)."
-    )
-    file_ops: int = Field(
-        default=1,
-        ge=1,
-        le=64,
-        description=(
-            "Ops the files are spread over. With the multiprocess executor, more ops validate "
-            "and enqueue files in separate processes."
-        ),
-    )
-    records_per_message: int = Field(
-        default=250,
-        ge=1,
-        le=5000,
-        description="Statements per SQS message (more: fewer calls and a shallower queue).",
-    )
+from statement_pipeline.resources import ImportTuning, SQSResource, StatementFilesResource
+from statement_pipeline.rules.month_plan import FileRef, FileScan, MonthPlan
 
 
 @dataclass(frozen=True)
 class FileGroup:
-    """Files one scheduling op handles, with the run's options."""
+    """Files one scheduling op handles."""
 
     index: int
     files: list[FileRef]
-    records_per_message: int
-    files_in_parallel: int
     started: float
 
 
@@ -63,16 +38,16 @@ class EnqueueTask:
 @dg.op(out=dg.DynamicOut(FileGroup))
 def discover_statement_files(
     context: dg.OpExecutionContext,
-    config: SchedulingConfig,
     statement_files: StatementFilesResource,
+    import_tuning: ImportTuning,
 ) -> Iterator[dg.DynamicOutput[FileGroup]]:
     """List the month's .csv files and split them into groups for parallel ops."""
     started = time.time()
     month = context.partition_key
-    listing = core.list_month_files(
+    listing = list_month_files(
         statement_files.get_client(),
-        statement_files.resolved_bucket(),
-        statement_files.resolved_prefix(),
+        statement_files.bucket,
+        statement_files.normalized_prefix,
         month,
     )
     for key, reason in listing.ignored:
@@ -80,17 +55,14 @@ def discover_statement_files(
     if not listing.files:
         raise dg.Failure(
             f"no statement files for {month} under "
-            f"s3://{statement_files.resolved_bucket()}/{statement_files.resolved_prefix()}{month}/"
+            f"s3://{statement_files.bucket}/{statement_files.normalized_prefix}{month}/"
         )
     context.log.info(
         f"{month}: {len(listing.files)} files, {sum(f.size for f in listing.files):,} bytes"
     )
-    groups = core.split_evenly(listing.files, config.file_ops)
+    groups = core.split_evenly(listing.files, import_tuning.file_ops)
     for index, files in enumerate(groups):
-        yield dg.DynamicOutput(
-            FileGroup(index, files, config.records_per_message, config.files_in_parallel, started),
-            mapping_key=f"files_{index}",
-        )
+        yield dg.DynamicOutput(FileGroup(index, files, started), mapping_key=f"files_{index}")
 
 
 @dg.op
@@ -98,18 +70,19 @@ def validate_statement_files(
     context: dg.OpExecutionContext,
     group: FileGroup,
     statement_files: StatementFilesResource,
+    import_tuning: ImportTuning,
 ) -> ScannedGroup:
     """Validate every row of the group's files; a file-level problem fails the month here."""
     scans = core.scan_files(
         statement_files.get_client(),
-        statement_files.resolved_bucket(),
+        statement_files.bucket,
         context.partition_key,
         group.files,
-        threads=group.files_in_parallel,
+        threads=import_tuning.files_in_parallel,
     )
     for scan in scans:
         context.log.info(
-            f"{scan.ref.key}: {scan.rows} rows, {len(scan.valid)} valid, "
+            f"{scan.ref.key}: {scan.rows} rows, {scan.valid_count} valid, "
             f"{len(scan.rejects)} rejected"
         )
     return ScannedGroup(group, scans)
@@ -125,8 +98,8 @@ def plan_month_import(
     month = context.partition_key
     plan = core.plan_and_report(
         statement_files.get_client(),
-        statement_files.resolved_bucket(),
-        statement_files.resolved_prefix(),
+        statement_files.bucket,
+        statement_files.normalized_prefix,
         month,
         [scan for group in scanned for scan in group.scans],
     )
@@ -145,19 +118,20 @@ def enqueue_statement_files(
     task: EnqueueTask,
     statement_files: StatementFilesResource,
     statement_queue: SQSResource,
+    import_tuning: ImportTuning,
 ) -> core.EnqueueResult:
     """Send the planned records of the group's files to SQS, many records per message."""
     sqs = statement_queue.get_client()
     queue_url, _ = statement_queue.queue_urls(sqs)
     result = core.enqueue_files(
         s3=statement_files.get_client(),
-        bucket=statement_files.resolved_bucket(),
+        bucket=statement_files.bucket,
         sqs=sqs,
         queue_url=queue_url,
         plan=task.plan,
         keys=task.keys,
-        records_per_message=task.group.records_per_message,
-        threads=task.group.files_in_parallel,
+        records_per_message=import_tuning.records_per_message,
+        threads=import_tuning.files_in_parallel,
     )
     context.log.info(
         f"enqueued {result.records} records in {result.messages} messages "

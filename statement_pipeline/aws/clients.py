@@ -1,0 +1,97 @@
+"""The one boto3 client factory: resources, CLI and tooling all build their clients here.
+
+Retries are configured once, in botocore's standard mode: every call is tried at most
+`max_attempts` times (throttling, 5xx and dropped connections are retried with jittered
+exponential backoff, at most 20 s between attempts). Nothing else in the project retries a
+whole call, with one exception, BatchWriteItem (`BATCH_WRITE_ATTEMPTS`): its writer re-sends
+what a batch left unwritten, refused in part or whole, paced by the write budget. The SQS
+batch loops only re-send entries a successful response reports as failed.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+DEFAULT_MAX_ATTEMPTS = 5
+# BatchWriteItem's own client makes one attempt: a batch refused in part (UnprocessedItems) or
+# whole (throttled, 5xx) is what the write budget follows, and the writer's loop re-sends it
+# at the budget's pace. botocore retrying it too would sleep up to 20 s per attempt, unseen by
+# the budget, while the table had capacity again.
+BATCH_WRITE_ATTEMPTS = 1
+# Loops of the loaders and checks wait on these; a hung connection must not hang a month.
+CONNECT_TIMEOUT_SECONDS = 10
+READ_TIMEOUT_SECONDS = 60
+THROTTLING_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+    }
+)
+
+
+def region() -> str | None:
+    """AWS_REGION, then AWS_DEFAULT_REGION / the profile (botocore reads only the latter)."""
+    return os.environ.get("AWS_REGION") or boto3.session.Session().region_name
+
+
+def client_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Config:
+    """The retry and timeout settings every client of the project uses."""
+    return Config(
+        # total_max_attempts counts the first call too (max_attempts would count retries).
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        max_pool_connections=32,
+    )
+
+
+def client(
+    service: str,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    profile_name: str | None = None,
+    **overrides: Any,
+) -> Any:
+    """A client for `service`; unset overrides fall back to boto3's standard chain.
+
+    AWS_ENDPOINT_URL(_<SERVICE>) point it at an emulator; `overrides` are boto3 client
+    arguments (region_name, endpoint_url, credentials, use_ssl, verify) that are set.
+    """
+    session = boto3.session.Session(profile_name=profile_name)
+    kwargs = {key: value for key, value in overrides.items() if value is not None}
+    kwargs.setdefault("region_name", region())
+    return session.client(service, config=client_config(max_attempts), **kwargs)
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ClientError ('' for anything else)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def is_throttling(exc: BaseException) -> bool:
+    return error_code(exc) in THROTTLING_CODES
+
+
+def refused_whole(exc: BaseException) -> bool:
+    """A batch that wrote nothing and may be sent again as it is: throttled, 5xx, cut off."""
+    if isinstance(exc, ConnectionClosedError | EndpointConnectionError | ReadTimeoutError):
+        return True
+    if not isinstance(exc, ClientError):
+        return False
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return is_throttling(exc) or status >= 500

@@ -1,0 +1,275 @@
+"""The loader: drains the statement queue into the table, one worker per call of `drain`.
+
+Per received message (the AWS Lambda Powertools batch pattern): decode it, skip it if its
+file version is no longer current, write every record, and delete only messages whose
+records were all written. Poison messages go to the DLQ at once; the rest are reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from statement_pipeline.aws.queue import Depth, delete_messages, move_to_dlq, queue_depth
+from statement_pipeline.aws.s3_files import SourceVersions
+from statement_pipeline.aws.table import BatchWriter, WriteCounters
+from statement_pipeline.rules.backoff import Backoff
+from statement_pipeline.rules.items import to_item
+from statement_pipeline.rules.messages import PoisonMessage, RecordBatch, decode
+
+log = logging.getLogger(__name__)
+
+
+class LoadIncomplete(RuntimeError):
+    """The queue ran dry (or time ran out) before every statement of the month was written."""
+
+
+class Superseded(RuntimeError):
+    """A file of the month changed during the run: a newer import owns the month now."""
+
+
+class MonthProgress:
+    """Which records of its own import a loader op has written, each counted once.
+
+    The queue is shared by every month, so in a backfill a run's loaders also write other
+    months' records. Once an op has itself written every record its run scheduled (from the
+    file versions that run read), its own month is done and it stops, leaving other months to
+    their own runs. Records are counted by line, so a message delivered twice, or a dead run's
+    message cut differently, never counts twice.
+    """
+
+    def __init__(self, period: str, expected: int, sources: dict[str, str]) -> None:
+        self.period = period
+        self.expected = expected
+        self._sources = dict(sources)
+        self._lines: dict[str, set[int]] = {key: set() for key in sources}
+        self._records = 0
+        self.other_months = 0
+        self._lock = threading.Lock()
+
+    def add(self, batch: RecordBatch) -> None:
+        with self._lock:
+            if batch.period != self.period:
+                self.other_months += len(batch.records)
+                return
+            if self._sources.get(batch.source_key) != batch.source_etag:
+                return
+            lines = self._lines[batch.source_key]
+            before = len(lines)
+            lines.update(line for line, _ in batch.records)
+            self._records += len(lines) - before
+
+    @property
+    def records(self) -> int:
+        return self._records
+
+    @property
+    def complete(self) -> bool:
+        return self.expected > 0 and self._records >= self.expected
+
+
+@dataclass
+class DrainSettings:
+    """How one worker drains the queue."""
+
+    max_messages: int = 10
+    wait_seconds: int = 1
+    visibility_timeout: int = 300
+    # A message whose records could not all be written comes back this much later (SQS moves
+    # it to the DLQ after the queue's maxReceiveCount), rather than after the full timeout.
+    retry_visibility_seconds: int = 10
+    # While only in-flight messages remain (another worker's, or a dead run's that come back
+    # after their visibility timeout), check this often whether the month is complete anyway.
+    complete_check_seconds: float = 15.0
+    deadline_seconds: float = 3600.0
+    poll_pause_seconds: float = 0.25
+
+
+@dataclass
+class LoadStats(WriteCounters):
+    """What one loader op's workers did, writes included; bumped by all of its threads."""
+
+    workers: int = 0
+    messages: int = 0
+    records: int = 0
+    deleted: int = 0
+    superseded: int = 0
+    poison: int = 0
+    failed_messages: int = 0
+    unwritten_records: int = 0
+    delete_failures: int = 0
+    receive_calls: int = 0
+    delete_calls: int = 0
+    other_calls: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def fail(self, failure: str) -> None:
+        with self._lock:
+            self.failures.append(failure)
+
+    @property
+    def api_calls(self) -> int:
+        return self.calls + self.receive_calls + self.delete_calls + self.other_calls
+
+
+class Drainer:
+    """One queue worker; `drain()` returns once the queue is dry (or the month is complete)."""
+
+    def __init__(
+        self,
+        *,
+        sqs: Any,
+        queue_url: str,
+        dlq_url: str,
+        writer: BatchWriter,
+        sources: SourceVersions,
+        month_complete: Callable[[], bool],
+        settings: DrainSettings,
+        backoff: Backoff,
+        clock: Callable[[], float] = time.monotonic,
+        stop: threading.Event | None = None,
+        progress: MonthProgress | None = None,
+        stats: LoadStats | None = None,
+    ) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._dlq_url = dlq_url
+        self._writer = writer
+        self._sources = sources
+        self._month_complete = month_complete
+        self._settings = settings
+        self._backoff = backoff
+        self._clock = clock
+        self._stop = stop
+        self._progress = progress
+        self.stats = stats if stats is not None else LoadStats()
+
+    def drain(self) -> LoadStats:
+        """Work until SQS reports no message at all, visible, in flight or delayed.
+
+        An empty long poll alone is not enough (other workers may still hold messages that
+        can come back); the queue's counters alone are not either (they lag on real SQS).
+        """
+        s = self._settings
+        started = self._clock()
+        last_check = started
+        while True:
+            if self._stop is not None and self._stop.is_set():
+                # Another worker failed (e.g. AccessDenied) and its error fails the op; waiting
+                # here for the messages it holds to become visible again would only delay that.
+                return self.stats
+            if self._progress is not None and self._progress.complete:
+                return self.stats
+            if self._clock() - started > s.deadline_seconds:
+                raise LoadIncomplete(
+                    f"the queue was not drained after {s.deadline_seconds:.0f}s of loading"
+                )
+            messages = self._receive()
+            if messages:
+                self._process(messages)
+                # Check the month only after a whole interval of finding nothing to do: at the
+                # end of every load the other workers' last messages are briefly in flight,
+                # and counting the month then would read all of it for nothing.
+                last_check = self._clock()
+                continue
+            depth = self._depth()
+            if depth.total == 0:
+                return self.stats
+            if depth.visible == 0 and self._clock() - last_check >= s.complete_check_seconds:
+                last_check = self._clock()
+                if self._month_complete():
+                    return self.stats
+            time.sleep(s.poll_pause_seconds)
+
+    def _receive(self) -> list[dict[str, Any]]:
+        s = self._settings
+        self.stats.bump(receive_calls=1)
+        resp = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=s.max_messages,
+            WaitTimeSeconds=s.wait_seconds,
+            VisibilityTimeout=s.visibility_timeout,
+        )
+        return list(resp.get("Messages", []))
+
+    def _depth(self) -> Depth:
+        self.stats.bump(other_calls=1)
+        return queue_depth(self._sqs, self._queue_url)
+
+    def _process(self, messages: list[dict[str, Any]]) -> None:
+        received_at = self._clock()
+        done: list[str] = []
+        retry: list[str] = []
+        for index, message in enumerate(messages):
+            self.stats.bump(messages=1)
+            received_at = self._keep_hidden(messages[index:], received_at)
+            try:
+                batch = decode(message.get("Body", ""))
+            except PoisonMessage as exc:
+                self.stats.bump(poison=1)
+                self.stats.bump(other_calls=2)
+                log.warning("message %s moved to the DLQ: %s", message["MessageId"], exc)
+                move_to_dlq(self._sqs, self._queue_url, self._dlq_url, message, str(exc))
+                continue
+            if not self._sources.is_current(batch.source_key, batch.source_etag):
+                # Sent by an earlier import of a file that has since been replaced or removed.
+                self.stats.bump(superseded=1)
+                done.append(message["ReceiptHandle"])
+                continue
+            unwritten = self._write(batch)
+            if unwritten:
+                self.stats.bump(failed_messages=1)
+                self.stats.bump(unwritten_records=unwritten)
+                self.stats.fail(
+                    f"{batch.source_key}: {unwritten} of {len(batch.records)} records not"
+                    " written; the message stays queued and is retried"
+                )
+                retry.append(message["ReceiptHandle"])
+                continue
+            self.stats.bump(records=len(batch.records))
+            if self._progress is not None:
+                self._progress.add(batch)
+            done.append(message["ReceiptHandle"])
+        if done:
+            result = delete_messages(self._sqs, self._queue_url, done, self._backoff)
+            self.stats.bump(deleted=result.deleted)
+            self.stats.bump(delete_calls=result.calls)
+            self.stats.bump(delete_failures=len(result.failed))
+        if retry:
+            self._change_visibility(retry, self._settings.retry_visibility_seconds)
+
+    def _write(self, batch: RecordBatch) -> int:
+        loaded_at = datetime.now(UTC).isoformat(timespec="seconds")
+        items = [
+            to_item(
+                values,
+                source_key=batch.source_key,
+                source_etag=batch.source_etag,
+                line=line,
+                loaded_at=loaded_at,
+            )
+            for line, values in batch.records
+        ]
+        return len(self._writer.write(items))
+
+    def _keep_hidden(self, remaining: list[dict[str, Any]], received_at: float) -> float:
+        """Extend the visibility of messages not processed yet when half their time is gone."""
+        timeout = self._settings.visibility_timeout
+        now = self._clock()
+        if not remaining or now - received_at < timeout / 2:
+            return received_at
+        self._change_visibility([m["ReceiptHandle"] for m in remaining], timeout)
+        return now
+
+    def _change_visibility(self, receipts: list[str], seconds: int) -> None:
+        entries = [
+            {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": seconds}
+            for i, r in enumerate(receipts)
+        ]
+        self.stats.bump(other_calls=1)
+        self._sqs.change_message_visibility_batch(QueueUrl=self._queue_url, Entries=entries)

@@ -1,0 +1,81 @@
+"""`statement-pipeline plan --records N --wcu W`: a month's load time before anything runs."""
+
+import argparse
+from typing import Any
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from statement_pipeline.rules.capacity_plan import Table, explain, plan_import
+
+    if args.wcu is None:
+        table = Table(None, burst=args.burst)
+    else:
+        table = Table(args.wcu, args.rcu if args.rcu is not None else args.wcu, args.burst)
+    plan = plan_import(
+        args.records,
+        table,
+        item_bytes=args.item_bytes,
+        loaders=args.loaders,
+        loader_rate=args.loader_rate,
+    )
+    for line in explain(plan, item_bytes_measured=args.item_bytes is None):
+        print(line)
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="estimate a month's import time from the table's capacity, burst and partitions",
+    )
+    p.add_argument("--records", type=_positive_int, required=True, help="statements to load")
+    p.add_argument(
+        "--wcu",
+        type=_positive_int,
+        default=None,
+        help="the table's provisioned write units (omit for an on-demand table)",
+    )
+    p.add_argument(
+        "--rcu", type=_positive_int, default=None, help="provisioned read units (default: --wcu)"
+    )
+    p.add_argument(
+        "--burst",
+        choices=("idle", "spent"),
+        default="idle",
+        help="idle: the table saved 300 s of capacity; spent: another writer just used it",
+    )
+    p.add_argument(
+        "--item-bytes",
+        type=_positive_int,
+        default=None,
+        help="item size in bytes (default: measured from a sample item)",
+    )
+    p.add_argument("--loaders", type=_positive_int, default=4, help="loader workers (default 4)")
+    p.add_argument(
+        "--loader-rate",
+        type=_positive_float,
+        default=None,
+        help="items per second one loader writes unthrottled (default: 25 per BatchWriteItem "
+        "at 25 ms a call)",
+    )
+    p.set_defaults(func=run)

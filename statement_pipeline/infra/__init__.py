@@ -1,1 +1,0 @@
-"""AWS set-up: resource bootstrap, IAM policies, the embedded local AWS (no Dagster import)."""

@@ -1,0 +1,292 @@
+"""Two fixes for the embedded local AWS: moto's answers, without its quadratic costs.
+
+moto 5 spends time that grows with the square of the data in two places this pipeline uses:
+
+- DynamoDB `Query` sorts every item of the table on every call, then walks the queried
+  partition from its start to the page's ExclusiveStartKey. Counting a month of 23,300
+  statements (9 pages of 1 MB) costs seconds; 233,000 statements (77 pages) over ten minutes.
+  For the plain case (key equality on the table itself: no index, no sort key condition, no
+  legacy QueryFilter) the page is taken from the partition's items sorted once, kept until the
+  table's next write, and found by bisection. It is built exactly as moto builds it (Limit,
+  moto's 1 MB page size, LastEvaluatedKey, ScanIndexForward, FilterExpression after the page,
+  projection); every other query runs moto's own code.
+- SQS `ReceiveMessage` checks each message's retention period by computing all of the queue's
+  attributes, approximate message counts included, each a pass over the whole queue. The
+  retention period is read directly instead. Sends and receives still pass over the queue,
+  asking each message whether it is visible; moto's SQS clock (seconds since the epoch,
+  derived from a datetime on every call) is read from `time.time()` instead, 10x cheaper.
+
+The emulator, not the pipeline, would otherwise dominate every measurement at scale. Importing
+this module changes nothing; `install()` patches moto in the current process, and running this
+file as a script runs a moto server with the fixes (standard library and moto only, so the
+server starts without Dagster).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import time
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+# The shapes of the moto methods this module replaces; any other shape (a moto upgrade) leaves
+# that method alone rather than guessing.
+_QUERY_PARAMETERS = (
+    "self",
+    "hash_key",
+    "range_comparison",
+    "range_objs",
+    "limit",
+    "exclusive_start_key",
+    "scan_index_forward",
+    "projection_expressions",
+    "index_name",
+    "consistent_read",
+    "filter_expression",
+    "hash_key_conditions",
+    "range_key_conditions",
+    "filter_kwargs",
+)
+_RETENTION_PARAMETERS = ("self", "queue_name", "message")
+_MARK = "_statement_pipeline_speedup"
+_VERSION = "_statement_pipeline_writes"
+_CACHE = "_statement_pipeline_sorted"
+_NOT_PLAIN = object()
+
+
+def install() -> list[str]:
+    """Patch moto in this process; returns the fixes applied (none if moto's code differs)."""
+    fixes = (("query", _fix_query), ("retention", _fix_retention), ("clock", _fix_sqs_clock))
+    return [name for name, fix in fixes if fix()]
+
+
+def _shape(function: Any) -> tuple[str, ...]:
+    return tuple(inspect.signature(function).parameters)
+
+
+def _order(value: Any) -> Any:
+    """A sort key value as a plain Python value (moto compares `cast_value`: the same order)."""
+    return value.value if value.type == "S" else value.cast_value
+
+
+def _bump(table: Any) -> None:
+    table.__dict__[_VERSION] = table.__dict__.get(_VERSION, 0) + 1
+
+
+def _sorted_partition(table: Any, hash_key: Any) -> tuple[list[Any], list[Any]]:
+    """(sort key values, items) of one partition in sort key order, cached until a write."""
+    partition = table.items.get(hash_key)
+    if not partition:
+        return [], []
+    version = table.__dict__.get(_VERSION, 0)
+    cache = table.__dict__.setdefault(_CACHE, {})
+    hit = cache.get(hash_key)
+    if hit is not None and hit[0] == version and hit[1] is partition:
+        return hit[2], hit[3]
+    pairs = sorted(
+        ((_order(range_key), item) for range_key, item in partition.items()),
+        key=lambda pair: pair[0],
+    )
+    orders = [pair[0] for pair in pairs]
+    items = [pair[1] for pair in pairs]
+    cache[hash_key] = (version, partition, orders, items)
+    return orders, items
+
+
+def _plain_start(table: Any, hash_key: Any, start_key: dict[str, Any] | None, dynamo: Any) -> Any:
+    """The ExclusiveStartKey's sort key value, None without one, or _NOT_PLAIN."""
+    if start_key is None:
+        return None
+    start_hash = start_key.get(table.hash_key_attr)
+    start_range = start_key.get(table.range_key_attr)
+    if start_hash is None or start_range is None or dynamo(start_hash) != hash_key:
+        return _NOT_PLAIN
+    return _order(dynamo(start_range))
+
+
+def _after(orders: list[Any], items: list[Any], start: Any, forward: bool) -> Iterator[Any]:
+    """The partition's items strictly after `start` in query order (all of them if None)."""
+    if forward:
+        first = 0 if start is None else bisect_right(orders, start)
+        yield from items[first:]
+    else:
+        stop = len(orders) if start is None else bisect_left(orders, start)
+        for index in range(stop - 1, -1, -1):
+            yield items[index]
+
+
+def _fix_query() -> bool:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
+
+    if getattr(Table.query, _MARK, False):
+        return True
+    if _shape(Table.query) != _QUERY_PARAMETERS:
+        return False
+    moto_query = Table.query
+    moto_put = Table.put_item
+    moto_delete = Table.delete_item
+
+    def put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return moto_put(self, *args, **kwargs)
+        finally:
+            _bump(self)
+
+    def delete_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return moto_delete(self, *args, **kwargs)
+        finally:
+            _bump(self)
+
+    def query(
+        self: Any,
+        hash_key: Any,
+        range_comparison: str | None,
+        range_objs: list[Any],
+        limit: int | None,
+        exclusive_start_key: dict[str, Any] | None,
+        scan_index_forward: bool,
+        projection_expressions: list[list[str]] | None,
+        index_name: str | None = None,
+        consistent_read: bool = False,
+        filter_expression: Any = None,
+        hash_key_conditions: Sequence[Any] | None = None,
+        range_key_conditions: Sequence[Any] | None = None,
+        **filter_kwargs: Any,
+    ) -> tuple[list[Any], int, dict[str, Any] | None]:
+        start = _plain_start(self, hash_key, exclusive_start_key, DynamoType)
+        if (
+            index_name
+            or range_comparison
+            or range_key_conditions
+            or filter_kwargs
+            or hash_key is None
+            or self.range_key_attr is None
+            or start is _NOT_PLAIN
+        ):
+            return moto_query(
+                self,
+                hash_key,
+                range_comparison,
+                range_objs,
+                limit,
+                exclusive_start_key,
+                scan_index_forward,
+                projection_expressions,
+                index_name,
+                consistent_read,
+                filter_expression,
+                hash_key_conditions=hash_key_conditions,
+                range_key_conditions=range_key_conditions,
+                **filter_kwargs,
+            )
+        orders, items = _sorted_partition(self, hash_key)
+        results: list[Any] = []
+        size = 0
+        last_key = None
+        for item in _after(orders, items, start, scan_index_forward is not False):
+            item_size = item.size()
+            if len(results) == limit or size + item_size > RESULT_SIZE_LIMIT:
+                last_key = self._get_last_evaluated_key(results[-1], None)
+                break
+            results.append(item)
+            size += item_size
+        scanned = len(results)
+        # moto deep-copies the page here; the page's items are only read from now on
+        # (counted, filtered, projected into new items or serialised), so they are not.
+        if filter_expression is not None:
+            results = [item for item in results if filter_expression.expr(item)]
+        if projection_expressions:
+            results = [item.project(projection_expressions) for item in results]
+        return results, scanned, last_key
+
+    setattr(query, _MARK, True)
+    Table.query = query
+    Table.put_item = put_item
+    Table.delete_item = delete_item
+    return True
+
+
+def _fix_retention() -> bool:
+    from moto.sqs import models
+
+    moto_check = models.SQSBackend.is_message_valid_based_on_retention_period
+    if getattr(moto_check, _MARK, False):
+        return True
+    if _shape(moto_check) != _RETENTION_PARAMETERS:
+        return False
+
+    def is_message_valid_based_on_retention_period(
+        self: Any, queue_name: str, message: Any
+    ) -> bool:
+        retention = getattr(self.get_queue(queue_name), "message_retention_period", None)
+        if not isinstance(retention, int):
+            return bool(moto_check(self, queue_name, message))
+        # moto's own comparison, with the retention period read rather than recomputed.
+        return bool(retention + message.sent_timestamp / 1000 > models.unix_time())
+
+    setattr(is_message_valid_based_on_retention_period, _MARK, True)
+    models.SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
+        is_message_valid_based_on_retention_period
+    )
+    return True
+
+
+def _fix_sqs_clock() -> bool:
+    from moto.sqs import models
+
+    if getattr(models.unix_time, _MARK, False):
+        return True
+    if _shape(models.unix_time) != ("dt",) or _shape(models.unix_time_millis) != ("dt",):
+        return False
+    moto_unix_time = models.unix_time
+
+    def unix_time(dt: Any = None) -> float:
+        # moto's value for "now" is this same instant, computed through datetime objects.
+        return time.time() if dt is None else float(moto_unix_time(dt))
+
+    def unix_time_millis(dt: Any = None) -> float:
+        return unix_time(dt) * 1000.0
+
+    setattr(unix_time, _MARK, True)
+    models.unix_time = unix_time
+    models.unix_time_millis = unix_time_millis
+    return True
+
+
+# The moto release these fixes were checked against (pyproject pins it); on any other the
+# server still starts, as plain moto, with a warning.
+CHECKED_MOTO_VERSION = "5.2.5"
+ALL_FIXES = ("query", "retention", "clock")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run moto's server (same arguments as `python -m moto.server`) with the fixes."""
+    import moto
+    from moto import server
+
+    if moto.__version__ != CHECKED_MOTO_VERSION:
+        print(
+            f"warning: moto {moto.__version__} is not {CHECKED_MOTO_VERSION}, the version the "
+            "local AWS speed-ups were checked against: running plain moto (slower at scale)",
+            file=sys.stderr,
+        )
+    else:
+        missing = sorted(set(ALL_FIXES) - set(install()))
+        if missing:
+            print(
+                f"warning: moto's code differs; speed-ups not applied: {missing}", file=sys.stderr
+            )
+    server.main(list(argv if argv is not None else sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    # Run as a script (not `-m`, which would import the statement_pipeline package and Dagster
+    # with it); its own folder must not shadow top-level modules in the server.
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    main()

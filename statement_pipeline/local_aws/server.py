@@ -1,0 +1,141 @@
+"""The embedded local AWS: moto in server mode, in its own process, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from types import TracebackType
+
+DEFAULT_HOST = "127.0.0.1"
+MOTO_SERVER_SCRIPT = os.path.join(os.path.dirname(__file__), "moto_speedups.py")
+DEFAULT_PORT = 5005
+# moto needs *some* region and credentials to sign against; these are placeholders, never real.
+LOCAL_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    """A TCP port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    """Run the moto server in the foreground until interrupted."""
+    from statement_pipeline.local_aws import moto_speedups
+
+    moto_speedups.main(["-H", host, "-p", str(port)])
+
+
+def _request(url: str, method: str = "GET", timeout: float = 2.0) -> bytes:
+    req = urllib.request.Request(  # noqa: S310 - loopback only
+        url, method=method, data=b"" if method == "POST" else None
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback only
+        return resp.read()
+
+
+def is_up(endpoint: str) -> bool:
+    """True when a moto server answers at `endpoint`."""
+    try:
+        _request(f"{endpoint}/moto-api/data.json")
+    except (OSError, urllib.error.URLError):
+        return False
+    return True
+
+
+class LocalAws:
+    """A moto server in a child process; a context manager that starts and stops it."""
+
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        speedups: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self._env = env
+        # Without the speedups, moto's Query and ReceiveMessage cost grows with the square of
+        # the data (see infra/moto_speedups.py); `speedups=False` runs moto exactly as shipped.
+        self._server = [MOTO_SERVER_SCRIPT] if speedups else ["-m", "moto.server"]
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> LocalAws:
+        env = {**os.environ, **LOCAL_ENV, **(self._env or {})}
+        self._proc = subprocess.Popen(
+            [sys.executable, *self._server, "-H", self.host, "-p", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"local AWS exited early with code {self._proc.returncode}")
+            if is_up(self.endpoint):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"local AWS did not answer on {self.endpoint} within {timeout:.0f}s")
+
+    def reset(self) -> None:
+        """Forget every resource (moto's reset API)."""
+        _request(f"{self.endpoint}/moto-api/reset", method="POST")
+
+    def _reset_auth(self, value: str) -> str:
+        # moto's reset-auth takes the bare number as text/plain (a form body answers 500).
+        req = urllib.request.Request(  # noqa: S310 - loopback only
+            f"{self.endpoint}/moto-api/reset-auth",
+            data=value.encode(),
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+        )
+        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - loopback only
+            return str(json.loads(resp.read())["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"])
+
+    def enable_iam_enforcement(self, free_calls: int = 0) -> str:
+        """Enforce IAM after `free_calls` unauthenticated calls; returns the previous setting."""
+        return self._reset_auth(str(free_calls))
+
+    def disable_iam_enforcement(self, previous: str = "inf") -> None:
+        """Stop enforcing IAM (or restore the setting `enable_iam_enforcement` returned)."""
+        self._reset_auth(previous)
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+    def __enter__(self) -> LocalAws:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,64 @@
+"""The contract's configuration names and their defaults (CONTRACT.md section 4)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from statement_pipeline.rules.s3_layout import REJECTS_ROOT
+
+DEFAULT_BUCKET = "statements"
+DEFAULT_PREFIX = "statements/"
+DEFAULT_QUEUE = "statement-records"
+DEFAULT_TABLE = "statements"
+
+ENV_BUCKET = "STATEMENT_BUCKET"
+ENV_PREFIX = "STATEMENT_PREFIX"
+ENV_QUEUE = "STATEMENT_QUEUE"
+ENV_TABLE = "STATEMENT_TABLE"
+
+
+def normalize_prefix(prefix: str) -> str:
+    """The prefix with its implied trailing slash ('' stays '': months at the bucket root)."""
+    prefix = prefix.strip().lstrip("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return prefix
+
+
+def dlq_name(queue: str) -> str:
+    """The dead-letter queue that belongs to a statement queue."""
+    return f"{queue}-dlq"
+
+
+@dataclass(frozen=True)
+class Names:
+    """Names of the AWS resources one deployment of the pipeline uses."""
+
+    bucket: str = DEFAULT_BUCKET
+    prefix: str = DEFAULT_PREFIX
+    queue: str = DEFAULT_QUEUE
+    table: str = DEFAULT_TABLE
+
+    def __post_init__(self) -> None:
+        prefix = normalize_prefix(self.prefix)
+        if prefix.startswith(REJECTS_ROOT):
+            # Rejects would then sit inside month folders and be read back as statements.
+            raise ValueError(f"STATEMENT_PREFIX must not start with {REJECTS_ROOT!r}")
+        object.__setattr__(self, "prefix", prefix)
+
+    @property
+    def dlq(self) -> str:
+        return dlq_name(self.queue)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Names:
+        """Read the names from the environment (called at run time, never at import time)."""
+        env = os.environ if environ is None else environ
+        return cls(
+            bucket=env.get(ENV_BUCKET) or DEFAULT_BUCKET,
+            prefix=env.get(ENV_PREFIX, DEFAULT_PREFIX),
+            queue=env.get(ENV_QUEUE) or DEFAULT_QUEUE,
+            table=env.get(ENV_TABLE) or DEFAULT_TABLE,
+        )

@@ -1,0 +1,218 @@
+"""The adaptive write budget on a fake clock, and the loaders' shares of a table's rate."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from statement_pipeline.aws.loading import LoadedMonth, loading_metadata, plan_loading
+from statement_pipeline.aws.queue_drainer import LoadStats
+from statement_pipeline.aws.table import BatchWriter, Capacity
+from statement_pipeline.rules.backoff import Backoff
+from statement_pipeline.rules.items import item_size
+from statement_pipeline.rules.write_budget import WriteBudget, per_op_share, write_units
+
+NO_SLEEP = Backoff(base=0.0, cap=0.0, max_attempts=6, sleep=lambda _s: None)
+
+
+class FakeClock:
+    """Time that passes only when someone sleeps (or the test advances it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class GrantingTable:
+    """A BatchWriteItem that grants `rate` units a second (1 s saved) plus a `burst`.
+
+    Throttled items come back as UnprocessedItems; each call takes `call_seconds`.
+    """
+
+    def __init__(self, clock: FakeClock, rate: float, burst: float, call_seconds: float) -> None:
+        self.clock = clock
+        self.rate = rate
+        self.tokens = burst + rate
+        self.last = clock.now
+        self.call_seconds = call_seconds
+        self.calls = 0
+        self.throttled_calls = 0
+        self.stored = 0
+
+    def batch_write_item(self, RequestItems: dict, ReturnConsumedCapacity: str) -> dict:
+        self.clock.now += self.call_seconds
+        self.tokens += (self.clock.now - self.last) * self.rate
+        self.last = self.clock.now
+        ((table, requests),) = RequestItems.items()
+        left = []
+        for request in requests:
+            units = write_units(item_size(request["PutRequest"]["Item"]))
+            if self.tokens >= units:
+                self.tokens -= units
+                self.stored += 1
+            else:
+                left.append(request)
+        self.calls += 1
+        self.throttled_calls += bool(left)
+        return {"UnprocessedItems": {table: left} if left else {}, "ConsumedCapacity": []}
+
+
+def _items(count: int) -> list[dict[str, Any]]:
+    return [
+        {"month_shard": {"S": f"2026-10#{i % 32:02d}"}, "statement_id": {"S": f"S-{i:07d}"}}
+        for i in range(count)
+    ]
+
+
+def _load(
+    rate: float, burst: float, floor: float, items: int = 6000
+) -> tuple[GrantingTable, float]:
+    clock = FakeClock()
+    table = GrantingTable(clock, rate=rate, burst=burst, call_seconds=0.01)
+    budget = WriteBudget(floor=floor, clock=clock, sleep=clock.sleep)
+    writer = BatchWriter(table, "t", budget, NO_SLEEP, LoadStats())
+    started = clock.now
+    assert writer.write(_items(items)) == []
+    assert table.stored == items
+    return table, clock.now - started
+
+
+def test_an_unthrottled_budget_never_waits() -> None:
+    clock = FakeClock()
+    budget = WriteBudget(floor=100.0, clock=clock, sleep=clock.sleep)
+    for _ in range(100):
+        budget.record(budget.acquire(25), granted=25, refused=0)
+    assert clock.now == 1000.0
+    assert budget.state().rate is None
+
+
+def test_burst_is_spent_while_granted_then_the_rate_settles_at_the_floor() -> None:
+    """160 units/s with 2,000 saved: the loader rides the burst, then settles at 160/s."""
+    table, seconds = _load(rate=160.0, burst=2000.0, floor=160.0)
+    # The shortest possible time: the burst and the first second, then 160 units a second.
+    shortest = (6000 - 2000 - 160) / 160
+    assert shortest <= seconds <= 1.25 * shortest
+    assert table.throttled_calls / table.calls <= 0.15
+
+
+def test_a_spent_burst_settles_at_once() -> None:
+    table, seconds = _load(rate=160.0, burst=0.0, floor=160.0, items=3000)
+    shortest = (3000 - 160) / 160
+    assert shortest <= seconds <= 1.25 * shortest
+    assert table.throttled_calls / table.calls <= 0.15
+
+
+def test_a_partition_limit_above_the_floor_is_followed_not_settled() -> None:
+    """1,000 units/s granted (a partition's limit), floor 160: the loader stays near 1,000."""
+    table, seconds = _load(rate=1000.0, burst=0.0, floor=160.0, items=20_000)
+    shortest = (20_000 - 1000) / 1000
+    assert shortest <= seconds <= 1.25 * shortest
+    assert table.throttled_calls / table.calls <= 0.15
+
+
+def test_a_settled_budget_still_throttled_goes_below_the_floor() -> None:
+    """Another writer takes half the table: the floor is too high, the budget learns it."""
+    _, seconds = _load(rate=80.0, burst=0.0, floor=160.0, items=2000)
+    shortest = (2000 - 80) / 80
+    assert shortest <= seconds <= 1.4 * shortest
+
+
+def test_throttles_of_calls_started_before_a_cut_do_not_cut_again() -> None:
+    clock = FakeClock()
+    budget = WriteBudget(floor=10.0, clock=clock, sleep=clock.sleep)
+    starts = [budget.acquire(25) for _ in range(4)]
+    clock.now += 1.0
+    budget.record(starts[0], granted=100, refused=25)
+    after_first = budget.state()
+    for started in starts[1:]:
+        budget.record(started, granted=0, refused=25)
+    assert budget.state().cuts == after_first.cuts == 1
+    assert budget.state().throttles == 4
+
+
+def test_a_cap_paces_from_the_start_and_never_spends_the_burst() -> None:
+    clock = FakeClock()
+    budget = WriteBudget(floor=160.0, cap=80.0, clock=clock, sleep=clock.sleep)
+    started = clock.now
+    for _ in range(80):
+        budget.record(budget.acquire(25), granted=25, refused=0)
+    # Nothing saved up at the start: 2,000 units at 80 a second.
+    assert clock.now - started == pytest.approx(80 * 25 / 80)
+    assert budget.state().rate == 80.0
+
+
+def test_invalid_budgets_are_refused() -> None:
+    with pytest.raises(ValueError, match="floor"):
+        WriteBudget(floor=0.0)
+    with pytest.raises(ValueError, match="cap"):
+        WriteBudget(floor=None, cap=-1.0)
+
+
+def test_write_units_are_per_started_kilobyte() -> None:
+    assert [write_units(n) for n in (1, 1024, 1025, 2048, 2049)] == [1, 1, 2, 2, 3]
+    assert write_units(0) == 1
+
+
+@pytest.mark.parametrize(
+    ("slots", "loaders", "ops"), [(1, 4, 1), (4, 4, 4), (2, 5, 2), (None, 3, 3), (None, 4, 1)]
+)
+def test_the_sustained_rate_is_split_over_the_pool_slots(
+    slots: int | None, loaders: int, ops: int
+) -> None:
+    capacity = Capacity("PROVISIONED", write_units=160, read_units=160)
+    plan = plan_loading(
+        capacity, loaders=loaders, loader_ops=ops, pool_slots=slots, target_utilisation=None
+    )
+    writers = slots if slots is not None else ops
+    assert plan.floor == pytest.approx(160 / writers)
+    assert plan.cap is None
+    assert sum(plan.workers_of(i) for i in range(plan.loader_ops)) == loaders
+
+
+def test_target_utilisation_caps_each_share_and_on_demand_settles_at_4000() -> None:
+    provisioned = Capacity("PROVISIONED", write_units=160, read_units=160)
+    capped = plan_loading(
+        provisioned, loaders=4, loader_ops=2, pool_slots=2, target_utilisation=0.5
+    )
+    assert capped.cap == pytest.approx(40.0)
+    on_demand = plan_loading(
+        Capacity("PAY_PER_REQUEST", None, None),
+        loaders=4,
+        loader_ops=1,
+        pool_slots=4,
+        target_utilisation=None,
+    )
+    assert on_demand.floor == pytest.approx(1000.0)
+    assert per_op_share(None, 3) is None
+    assert math.isclose(per_op_share(300.0, 0) or 0, 300.0)
+
+
+def test_consumed_capacity_and_throttles_are_in_the_run_metadata() -> None:
+    stats = LoadStats(workers=4, items=23_300, calls=940, throttled_calls=12)
+    stats.bump(units_granted=23_300, units_reported=932.0)
+    loaded = LoadedMonth(
+        period="2026-10",
+        expected=23_300,
+        rows=23_300,
+        rejected=0,
+        sources={},
+        in_table=None,
+        stale_removed=0,
+        seconds=20.0,
+        billing_mode="PROVISIONED",
+        write_capacity=160,
+        stats=stats,
+    )
+    metadata = loading_metadata(loaded)
+    assert metadata["consumed_wcu_estimated"] == 23_300
+    assert metadata["consumed_wcu_reported"] == 932.0
+    assert metadata["write_capacity"] == 160
+    assert metadata["throttled_call_share"] == pytest.approx(12 / 940, abs=1e-4)
+    assert metadata["records_per_second"] == pytest.approx(1165.0)
