@@ -1,0 +1,200 @@
+"""The import against a model of DynamoDB's capacity (a proxy in front of moto).
+
+moto grants unlimited capacity; `CapacityProxy` throttles as DynamoDB does (provisioned rate,
+300 s of burst, 1,000 units a second per partition and per key value), compressed in time by
+`K` so that minutes on AWS take seconds here. No assertion here is about time, except the
+planner's prediction, which compares table-bound time (set by the model, not this machine).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from statement_pipeline.aws.bootstrap import TableSettings
+from statement_pipeline.cli.job_runner import RunReport, tuning_run_config
+from statement_pipeline.rules import capacity_plan
+from statement_pipeline.rules.capacity_plan import Table
+from statement_pipeline.rules.csv_records import COLUMNS
+from statement_pipeline.rules.items import shard_of
+from statement_pipeline_tests.capacity_proxy import CapacityProxy
+from statement_pipeline_tests.scenarios import (
+    assert_month_exact,
+    put_files,
+    run_in_process,
+    setup_aws,
+)
+from statement_samples import generate_rows, render_csv
+
+MONTH = "2026-04"
+# 2 WCU at 50x: 100 units a second sustained, 600 units of burst (300 s x 2 WCU).
+K = 50.0
+SMALL = TableSettings("PROVISIONED", 2, 2)
+
+
+@pytest.fixture
+def model(
+    request: pytest.FixtureRequest, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CapacityProxy]:
+    """DynamoDB through the capacity model (S3 and SQS straight to moto).
+
+    `@pytest.mark.capacity(k=..., burst="full"|"empty")` sets its time compression and
+    whether tables start with their burst saved up (idle) or spent.
+    """
+    marker = request.node.get_closest_marker("capacity")
+    options = {"k": K, "burst": "full", **(marker.kwargs if marker else {})}
+    with CapacityProxy(moto_endpoint, **options) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.endpoint)
+        yield proxy
+
+
+def _month(period: str, records: int, seed: int = 1) -> list[tuple[str, ...]]:
+    rows = list(generate_rows(period, records, seed=seed))
+    half = len(rows) // 2
+    put_files(
+        period,
+        [("a.csv", render_csv(COLUMNS, rows[:half])), ("b.csv", render_csv(COLUMNS, rows[half:]))],
+    )
+    return rows
+
+
+def _import(period: str, home: Path) -> RunReport:
+    report = run_in_process(period, home, tuning_run_config(records_per_message=100))
+    assert report.success, report.failure
+    assert all(c.passed for c in report.checks), report.checks
+    return report
+
+
+def test_throttled_mid_month_the_table_ends_exact(model: CapacityProxy, tmp_path: Path) -> None:
+    """600 units of burst, 1,500 statements: the burst runs out mid-month."""
+    setup_aws(SMALL)
+    rows = _month(MONTH, 1_500)
+
+    report = _import(MONTH, tmp_path / "dagster")
+
+    assert_month_exact(MONTH, rows)
+    stats = model.stats()
+    loaded = report.materializations["loaded_statements"]
+    # botocore retries a call refused whole: the model may count one call more than we do.
+    assert 0 < loaded["throttled_calls"] <= stats.throttled_write_calls
+    # The throttled items were written on a later call: never lost, never doubled.
+    assert stats.items_accepted == len(rows)
+    # Settled at the provisioned rate once the burst was gone.
+    assert loaded["settled_ops"] == 1
+
+
+@pytest.mark.parametrize(
+    "burst",
+    [
+        pytest.param("full", marks=pytest.mark.capacity(burst="full")),
+        pytest.param("empty", marks=pytest.mark.capacity(burst="empty")),
+    ],
+)
+def test_an_idle_table_lends_its_burst_a_spent_one_does_not(
+    model: CapacityProxy, tmp_path: Path, burst: str
+) -> None:
+    """400 statements: within an idle table's 600 saved units, or not."""
+    setup_aws(SMALL)
+    rows = _month(MONTH, 400)
+
+    report = _import(MONTH, tmp_path / "dagster")
+
+    assert_month_exact(MONTH, rows)
+    loaded = report.materializations["loaded_statements"]
+    if burst == "full":
+        assert model.stats().throttled_write_calls == 0
+        assert loaded["settled_ops"] == 0
+    else:
+        assert model.stats().throttled_write_calls > 0
+        assert loaded["settled_ops"] == 1
+
+
+@pytest.mark.capacity(k=0.25)
+def test_a_month_under_one_key_value_follows_the_key_limit(
+    model: CapacityProxy, tmp_path: Path
+) -> None:
+    """Every statement in one shard: 1,000 units/s per key value binds, not the table.
+
+    Time runs 4x slower here (k = 0.25), so the key's limit is below the loaders' speed.
+    """
+    setup_aws(TableSettings("PROVISIONED", 4_000, 4_000))
+    rows = [row for row in generate_rows(MONTH, 32_000, seed=3) if shard_of(row[0]) == 0]
+    put_files(MONTH, [("one-key.csv", render_csv(COLUMNS, rows))])
+
+    report = _import(MONTH, tmp_path / "dagster")
+
+    assert_month_exact(MONTH, rows)
+    stats = model.stats()
+    ((table_keys),) = stats.key_units.values()
+    assert list(table_keys) == [f"{MONTH}#00"]
+    loaded = report.materializations["loaded_statements"]
+    # Far below the table's rate, the budget followed the key; it did not settle there.
+    assert loaded["settled_ops"] == 0
+
+
+@pytest.mark.capacity(burst="empty")
+def test_two_runs_sharing_the_table_both_end_exact(model: CapacityProxy, tmp_path: Path) -> None:
+    """Two months at once on a spent table: each run's budget gives way to the other."""
+    setup_aws(SMALL)
+    months = {"2026-04": _month("2026-04", 300, seed=4), "2026-05": _month("2026-05", 300, 5)}
+    reports: dict[str, RunReport] = {}
+
+    def run(period: str) -> None:
+        reports[period] = run_in_process(period, tmp_path / period, None)
+
+    threads = [threading.Thread(target=run, args=(period,)) for period in months]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    for period, rows in months.items():
+        assert reports[period].success, reports[period].failure
+        assert_month_exact(period, rows)
+    assert model.stats().items_accepted >= 600
+
+
+class SpentAtFirstWrite(CapacityProxy):
+    """Another writer spends the table's burst just as the load begins.
+
+    A table left empty while the month is scheduled saves up capacity again (as DynamoDB
+    does), so only emptying it at the first write makes a spent-burst case exact.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._spent: set[str] = set()
+
+    def _batch_write(self, call: Any) -> Any:
+        for table in call.request.get("RequestItems") or {}:
+            if table not in self._spent:
+                self._spent.add(table)
+                self.set_burst(table, "empty")
+        return super()._batch_write(call)
+
+
+def test_the_planner_predicts_a_table_bound_import_within_15_percent(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A spent table: the write phase the planner predicts, and the one measured.
+
+    50 units a second (2 WCU at 25x) is a small share of what the loaders can write even on a
+    busy machine, so the table, not this machine, sets the time.
+    """
+    with SpentAtFirstWrite(moto_endpoint, k=25.0) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.endpoint)
+        setup_aws(SMALL)
+        rows = _month(MONTH, 400)
+
+        report = _import(MONTH, tmp_path / "dagster")
+
+        assert_month_exact(MONTH, rows)
+        measured = proxy.stats().aws_write_seconds
+    units = report.materializations["loaded_statements"]["consumed_wcu_estimated"]
+    assert units == len(rows)
+    plan = capacity_plan.plan_import(len(rows), Table(2, 2, "spent"), item_bytes=400)
+    assert plan.write.seconds == pytest.approx(measured, rel=0.15)
