@@ -45,13 +45,15 @@ from typing import Any
 import dagster as dg
 from seed_replica import SeedResult, replay
 
-from statement_pipeline import aws
-from statement_pipeline.core import sample
-from statement_pipeline.core.items import Item, to_item
-from statement_pipeline.core.records import Record, StatementReader
-from statement_pipeline.core.settings import Names
-from statement_pipeline.infra.localaws import LocalAws
-from statement_pipeline.localstack import bootstrap_here, local_aws_env, upload_month
+import statement_samples as sample
+from statement_pipeline.aws import clients
+from statement_pipeline.aws.bootstrap import bootstrap_from_environment
+from statement_pipeline.aws.s3_files import upload_files
+from statement_pipeline.local_aws.environment import local_aws_env
+from statement_pipeline.local_aws.server import LocalAws
+from statement_pipeline.rules.csv_records import Record, StatementReader
+from statement_pipeline.rules.items import Item, to_item
+from statement_pipeline.rules.names import Names
 
 MONTH = "2026-10"
 SEED_RECORDS = 23_300
@@ -241,8 +243,8 @@ def emulator(month: Month) -> Iterator[tuple[LocalAws, Names, list[str]]]:
     """A fresh moto server with the pipeline's resources and the month's files uploaded."""
     with local_aws_env(speedups=SPEEDUPS["on"]) as server:
         names = Names.from_env()
-        bootstrap_here(names)
-        keys = upload_month(names, month.period, month.files)
+        bootstrap_from_environment(names)
+        keys = upload_files(names, month.period, month.files)
         yield server, names, keys
 
 
@@ -275,7 +277,7 @@ def plain_write(month: Month, threads: int = 4) -> Row:
     with emulator(month) as (server, names, _):
         items = month_items(names, month)
         batches = [items[i : i + 25] for i in range(0, len(items), 25)]
-        clients = [aws.client("dynamodb") for _ in range(threads)]
+        clients = [clients.client("dynamodb") for _ in range(threads)]
         calls = [0] * threads
 
         def write(index: int) -> None:
@@ -416,7 +418,7 @@ def seed_replay(month: Month, loaders: int) -> Row:
         pid = emulator_pid(server)
         cpu = cpu_seconds(pid)
         result: SeedResult = replay(
-            make_client=aws.client, bucket=names.bucket, keys=keys, loaders=loaders
+            make_client=clients.client, bucket=names.bucket, keys=keys, loaders=loaders
         )
         return Row(
             "seed design replayed (1 message per record)",

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from statement_pipeline.core.items import HASH_KEY, RANGE_KEY, to_item
-from statement_pipeline.core.records import COLUMNS
+from statement_pipeline.rules.csv_records import COLUMNS
+from statement_pipeline.rules.items import HASH_KEY, RANGE_KEY, to_item
 
 SEED_QUEUE = "seed-replica-records"
 SEED_TABLE = "seed-replica-statements"
