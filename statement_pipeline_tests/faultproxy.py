@@ -1,3 +1,5 @@
+# Over 350 lines: the wire formats of three services (JSON for SQS and DynamoDB, XML for S3)
+# and the partial-batch rewrites belong to one proxy.
 """An HTTP proxy that injects AWS faults on the wire between the pipeline and a moto server.
 
 Point AWS_ENDPOINT_URL at `FaultProxy.endpoint` (in-process runs and `dagster asset

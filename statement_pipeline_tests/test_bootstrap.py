@@ -1,3 +1,5 @@
+# Over 350 lines: every resource bootstrap creates is checked on in-process moto and on a
+# moto server from the same fixtures.
 """bootstrap: creates the resources with the right settings, is idempotent, reports drift.
 
 Most tests run twice: against in-process moto and against the moto server over HTTP (the
@@ -312,6 +314,34 @@ def test_existing_unencrypted_queue_is_reported_and_left_unchanged(clients: Clie
     assert after["SqsManagedSseEnabled"] == "false"
     assert after["VisibilityTimeout"] == "30"
     assert "RedrivePolicy" not in after
+
+
+def test_a_table_keyed_by_month_alone_is_reported_as_drift(local_clients: Clients) -> None:
+    """The earlier schema (HASH period): one key value per month caps its writes at 1,000/s."""
+    old_schema = [
+        {"AttributeName": "period", "KeyType": "HASH"},
+        {"AttributeName": "statement_id", "KeyType": "RANGE"},
+    ]
+    local_clients.dynamodb.create_table(
+        TableName="statements",
+        KeySchema=old_schema,
+        AttributeDefinitions=[
+            {"AttributeName": "period", "AttributeType": "S"},
+            {"AttributeName": "statement_id", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        SSESpecification={"Enabled": True},
+    )
+
+    report = local_clients.run()
+
+    assert report.has_drift
+    assert (
+        "table statements: key schema is HASH period (S), RANGE statement_id (S), expected "
+        "HASH month_shard (S), RANGE statement_id (S) (left unchanged)"
+    ) in report.drift
+    table = local_clients.dynamodb.describe_table(TableName="statements")["Table"]
+    assert table["KeySchema"] == old_schema
 
 
 def test_table_with_another_key_schema_is_reported_and_left_unchanged(clients: Clients) -> None:

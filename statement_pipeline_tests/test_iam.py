@@ -1,3 +1,5 @@
+# Over 350 lines: the policies, their static rules and the calls they must allow are checked
+# against each other here, from one set of fixtures.
 """IAM policies: static rules, bootstrap's calls covered exactly, and moto IAM enforcement.
 
 Moto 5.2 enforces IAM only partly like AWS does, so the enforcement tests attach the real

@@ -1,3 +1,5 @@
+# Over 350 lines: the IAM-enforced deployment fixture (users, policies, moto's enforcement)
+# is shared by every test in this module.
 """The import as an IAM user that holds only the run policy, on a moto server enforcing IAM.
 
 The user's policy is `run_policy` plus the test-only "moto view" (`test_iam.moto_view`:

@@ -1,3 +1,5 @@
+# Over 350 lines: the generators' guarantees (valid, quirky, bad rows) are checked with one
+# reader and shared helpers.
 """The sample data generators: valid months, quirky-but-valid files and the bad-row corpus."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Over 350 lines: one module per concern; the repository scan, key safety and credential
+# checks share their fixtures and corpus of secret-looking literals here.
 """Security: no secrets or machine paths in the repository, safe S3 keys, credentials only
 from the standard AWS chain and never in a run's logs, and the `iam-policy` command."""
 

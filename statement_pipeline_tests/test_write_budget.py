@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import dagster as dg
 import pytest
 
+from statement_pipeline.assets.loading import TABLE_WRITE_POOL, pool_slots
 from statement_pipeline.aws.loading import LoadedMonth, loading_metadata, plan_loading
 from statement_pipeline.aws.queue_drainer import LoadStats
 from statement_pipeline.aws.table import BatchWriter, Capacity
@@ -216,3 +218,14 @@ def test_consumed_capacity_and_throttles_are_in_the_run_metadata() -> None:
     assert metadata["write_capacity"] == 160
     assert metadata["throttled_call_share"] == pytest.approx(12 / 940, abs=1e-4)
     assert metadata["records_per_second"] == pytest.approx(1165.0)
+
+
+def test_the_pool_limit_is_read_from_the_instance() -> None:
+    """Explicit pool slots win; else the instance's default pool limit; else unlimited."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert pool_slots(instance) is None
+        instance.event_log_storage.set_concurrency_slots(TABLE_WRITE_POOL, 2)
+        assert pool_slots(instance) == 2
+    settings = {"concurrency": {"pools": {"default_limit": 3}}}
+    with dg.DagsterInstance.ephemeral(settings=settings) as instance:
+        assert pool_slots(instance) == 3
