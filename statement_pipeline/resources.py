@@ -148,3 +148,10 @@ class ImportTuning(dg.ConfigurableResource):
     deadline_seconds: float = Field(
         default=3600.0, gt=0, description="Longest a loader works before the run fails."
     )
+    full_reimport: bool = Field(
+        default=False,
+        description=(
+            "Write every row of the month again, even files the table already holds as "
+            "current (by default only new, changed or incomplete files are written)."
+        ),
+    )

@@ -8,9 +8,21 @@ import dagster as dg
 
 from statement_pipeline.aws import scheduling as core
 from statement_pipeline.aws.s3_files import list_month_files
+from statement_pipeline.aws.table import stored_versions
 from statement_pipeline.partitions import monthly_partitions
-from statement_pipeline.resources import ImportTuning, SQSResource, StatementFilesResource
-from statement_pipeline.rules.month_plan import FileRef, FileScan, MonthPlan
+from statement_pipeline.resources import (
+    DynamoDBResource,
+    ImportTuning,
+    SQSResource,
+    StatementFilesResource,
+)
+from statement_pipeline.rules.month_plan import (
+    FileDecision,
+    FileRef,
+    FileScan,
+    MonthPlan,
+    decide_writes,
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,8 @@ class ScannedGroup:
 class EnqueueTask:
     group: FileGroup
     plan: MonthPlan
+    decisions: list[FileDecision]
+    # The group's files that the table does not hold as current: only these are enqueued.
     keys: list[str]
 
 
@@ -93,8 +107,10 @@ def plan_month_import(
     context: dg.OpExecutionContext,
     scanned: list[ScannedGroup],
     statement_files: StatementFilesResource,
+    statement_table: DynamoDBResource,
+    import_tuning: ImportTuning,
 ) -> Iterator[dg.DynamicOutput[EnqueueTask]]:
-    """Resolve duplicates across the month, write the rejects objects, hand out enqueue work."""
+    """Resolve duplicates, write the rejects objects, find what the table lacks, hand it out."""
     month = context.partition_key
     plan = core.plan_and_report(
         statement_files.get_client(),
@@ -105,9 +121,21 @@ def plan_month_import(
     )
     for line in core.describe_plan(plan):
         context.log.info(line)
+    stored = stored_versions(
+        statement_table.get_client(),
+        statement_table.table_name,
+        month,
+        set(plan.conflict_digests),
+    )
+    decisions = decide_writes(plan, stored, full_reimport=import_tuning.full_reimport)
+    for decision in decisions:
+        verb = "write" if decision.write else "skip"
+        context.log.info(f"{decision.key}: {verb} {decision.rows} rows ({decision.reason})")
+    writes = {d.key for d in decisions if d.write}
     for group in sorted(scanned, key=lambda g: g.group.index):
+        keys = [s.ref.key for s in group.scans if s.ref.key in writes]
         yield dg.DynamicOutput(
-            EnqueueTask(group.group, plan, [s.ref.key for s in group.scans]),
+            EnqueueTask(group.group, plan, decisions, keys),
             mapping_key=f"files_{group.group.index}",
         )
 
@@ -145,10 +173,14 @@ def summarize_scheduling(
     context: dg.OpExecutionContext, results: list[core.EnqueueResult], tasks: list[EnqueueTask]
 ) -> dg.Output[core.ScheduledMonth]:
     """Combine the groups' results into the month's scheduling summary."""
-    plan = tasks[0].plan
+    plan, decisions = tasks[0].plan, tasks[0].decisions
     started = min(t.group.started for t in tasks)
-    summary = core.summarize(plan, results, seconds=time.time() - started)
-    return dg.Output(summary, metadata=core.scheduling_metadata(summary))
+    summary = core.summarize(plan, decisions, results, seconds=time.time() - started)
+    metadata = {
+        **core.scheduling_metadata(summary),
+        "write_decisions": dg.MetadataValue.md(core.decisions_markdown(summary)),
+    }
+    return dg.Output(summary, metadata=metadata)
 
 
 @dg.graph_asset(partitions_def=monthly_partitions, group_name="statements")

@@ -8,6 +8,7 @@ never a row's values.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +17,15 @@ from statement_pipeline.aws.s3_files import list_month_files, open_version
 from statement_pipeline.aws.scheduling import scan_files
 from statement_pipeline.aws.table import read_month
 from statement_pipeline.rules.csv_records import COLUMNS
-from statement_pipeline.rules.items import SOURCE_KEY, SOURCE_LINE
+from statement_pipeline.rules.items import SOURCE_ETAG, SOURCE_KEY, SOURCE_LINE
 from statement_pipeline.rules.month_diff import Difference, MonthDiff, changed_columns
-from statement_pipeline.rules.month_plan import MonthPlan, plan_month, planned_records
+from statement_pipeline.rules.month_plan import (
+    MonthPlan,
+    decide_writes,
+    id_digest,
+    plan_month,
+    planned_records,
+)
 
 
 class NothingToImport(RuntimeError):
@@ -30,15 +37,20 @@ class StoredStatement:
     values: dict[str, str]
     key: str | None
     line: int | None
+    etag: str | None = None
 
 
 def stored_statements(dynamodb: Any, table: str, period: str) -> Iterator[StoredStatement]:
     """The statement columns and source of every item of a month, strongly read."""
-    for item in read_month(dynamodb, table, period, (*COLUMNS, SOURCE_KEY, SOURCE_LINE)):
+    attributes = (*COLUMNS, SOURCE_KEY, SOURCE_LINE, SOURCE_ETAG)
+    for item in read_month(dynamodb, table, period, attributes):
         values = {name: next(iter(item[name].values())) for name in COLUMNS if name in item}
         line = item.get(SOURCE_LINE, {}).get("N")
         yield StoredStatement(
-            values, item.get(SOURCE_KEY, {}).get("S"), int(line) if line else None
+            values,
+            item.get(SOURCE_KEY, {}).get("S"),
+            int(line) if line else None,
+            item.get(SOURCE_ETAG, {}).get("S"),
         )
 
 
@@ -79,6 +91,12 @@ def diff_month(
     stored = {
         s.values.get("statement_id", ""): s for s in stored_statements(dynamodb, table, period)
     }
+    conflicting = set(plan.conflict_digests)
+    versions = Counter(
+        (s.key or "", s.etag or "")
+        for sid, s in stored.items()
+        if id_digest(sid) not in conflicting
+    )
     result = MonthDiff(
         period=period,
         files=len(plan.files),
@@ -88,6 +106,7 @@ def diff_month(
         duplicates=len(plan.duplicates),
         conflicting_ids=len(plan.conflict_digests),
         stored=len(stored),
+        decisions=decide_writes(plan, versions),
     )
     for key, line, values in planned_rows(s3, bucket, plan):
         sid = values[0]

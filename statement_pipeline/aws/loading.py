@@ -153,7 +153,8 @@ def run_loader_op(
     stats = LoadStats(workers=workers)
     sources = SourceVersions(s3, bucket)
     stop = threading.Event()
-    progress = MonthProgress(month.period, month.expected, month.sources)
+    # Only the records this import enqueued count towards its own month being done.
+    progress = MonthProgress(month.period, month.queued, month.queued_sources)
 
     def month_complete() -> bool:
         stats.bump(other_calls=1)
@@ -181,6 +182,9 @@ def run_loader_op(
             stop.set()
             raise
 
+    if month.queued == 0:
+        # Nothing of this month was enqueued: the table holds every file as current.
+        return LoaderResult(stats, budget.state(), round(time.monotonic() - started, 3))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loader") as pool:
         for future in [pool.submit(work) for _ in range(workers)]:
             future.result()

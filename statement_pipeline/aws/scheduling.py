@@ -20,6 +20,7 @@ from statement_pipeline.rules.backoff import Backoff
 from statement_pipeline.rules.csv_records import FileFormatError, StatementReader
 from statement_pipeline.rules.messages import encode, pack
 from statement_pipeline.rules.month_plan import (
+    FileDecision,
     FilePlan,
     FileRef,
     FileScan,
@@ -223,13 +224,28 @@ class ScheduledMonth:
     send_calls: int
     retried_entries: int
     seconds: float
+    # Files written by this import (the rest the table already holds as current), and why.
+    decisions: list[FileDecision]
+    queued: int
+
+    @property
+    def queued_sources(self) -> dict[str, str]:
+        """Key -> ETag of the files whose records this import enqueued."""
+        written = {d.key for d in self.decisions if d.write}
+        return {k: v for k, v in self.sources.items() if k in written}
 
 
-def summarize(plan: MonthPlan, results: Sequence[EnqueueResult], seconds: float) -> ScheduledMonth:
+def summarize(
+    plan: MonthPlan,
+    decisions: Sequence[FileDecision],
+    results: Sequence[EnqueueResult],
+    seconds: float,
+) -> ScheduledMonth:
     sent = tally.total(EnqueueResult, results)
     queued = sent.records
-    if queued != plan.expected:
-        raise RuntimeError(f"queued {queued} records, planned {plan.expected}")
+    planned = sum(d.rows for d in decisions if d.write)
+    if queued != planned:
+        raise RuntimeError(f"queued {queued} records, planned {planned}")
     return ScheduledMonth(
         period=plan.period,
         sources=plan.sources,
@@ -245,6 +261,8 @@ def summarize(plan: MonthPlan, results: Sequence[EnqueueResult], seconds: float)
         send_calls=sent.calls,
         retried_entries=sent.retried_entries,
         seconds=round(seconds, 3),
+        decisions=list(decisions),
+        queued=queued,
     )
 
 
@@ -261,4 +279,16 @@ def scheduling_metadata(s: ScheduledMonth) -> dict[str, Any]:
         "send_calls": s.send_calls,
         "seconds": s.seconds,
         "records_per_second": round(s.expected / s.seconds, 1) if s.seconds > 0 else 0.0,
+        "records_enqueued": s.queued,
+        "records_skipped_current": sum(d.rows for d in s.decisions if not d.write),
+        "files_written": sum(1 for d in s.decisions if d.write),
+        "files_skipped_current": sum(1 for d in s.decisions if not d.write),
     }
+
+
+def decisions_markdown(s: ScheduledMonth) -> str:
+    """The per-file write decisions as a Markdown table (file names and reasons only)."""
+    lines = ["| file | rows | written | why |", "| --- | ---: | --- | --- |"]
+    for d in s.decisions:
+        lines.append(f"| {d.key} | {d.rows} | {'yes' if d.write else 'no'} | {d.reason} |")
+    return "\n".join(lines)

@@ -7,7 +7,8 @@ over SHARDS partition-key values (see `rules/items.py`), and one partition serve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from statement_pipeline.rules.items import (
     key_of,
     month_shards,
 )
+from statement_pipeline.rules.month_plan import id_digest
 from statement_pipeline.rules.tally import Counters
 from statement_pipeline.rules.write_budget import WriteBudget, write_units
 
@@ -211,6 +213,17 @@ def count_month(dynamodb: Any, table: str, period: str) -> int:
         return [sum(int(page.get("Count", 0)) for page in _query_pages(dynamodb, kwargs))]
 
     return sum(per_shard(period, read))
+
+
+def stored_versions(
+    dynamodb: Any, table: str, period: str, conflicting: Collection[int] = ()
+) -> Counter[tuple[str, str]]:
+    """Items of a month per (source key, source ETag), leaving out conflicting ids."""
+    return Counter(
+        (key, etag)
+        for sid, key, etag in month_items(dynamodb, table, period)
+        if not conflicting or id_digest(sid) not in conflicting
+    )
 
 
 def count_current(dynamodb: Any, table: str, period: str, sources: dict[str, str]) -> int:

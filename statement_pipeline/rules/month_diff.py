@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from statement_pipeline.rules.csv_records import COLUMNS, NUMBER_COLUMNS
+from statement_pipeline.rules.month_plan import FileDecision
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class MonthDiff:
     changes: list[Difference] = field(default_factory=list)
     removals: list[Difference] = field(default_factory=list)
     unchanged: int = 0
+    # Which files an import would write, and which it would skip as current (and why).
+    decisions: list[FileDecision] = field(default_factory=list)
 
     @property
     def in_sync(self) -> bool:
@@ -94,6 +97,14 @@ def describe(diff: MonthDiff, limit: int | None = 100) -> list[str]:
         f"changes: {len(diff.changes)}",
         f"removals: {len(diff.removals)}",
         f"unchanged: {diff.unchanged}",
+        f"rows written: {sum(d.rows for d in diff.decisions if d.write)} of "
+        f"{sum(1 for d in diff.decisions if d.write)} file(s); "
+        f"skipped as current: {sum(d.rows for d in diff.decisions if not d.write)} of "
+        f"{sum(1 for d in diff.decisions if not d.write)} file(s)",
+        *(
+            f"  {d.key}: {'write' if d.write else 'skip'} {d.rows} rows ({d.reason})"
+            for d in diff.decisions
+        ),
     ]
     sections = (
         ("add", diff.adds, lambda d: d.where),
@@ -137,6 +148,12 @@ def as_json(diff: MonthDiff) -> dict[str, Any]:
         "changes": len(diff.changes),
         "removals": len(diff.removals),
         "unchanged": diff.unchanged,
+        "rows_written": sum(d.rows for d in diff.decisions if d.write),
+        "rows_skipped_current": sum(d.rows for d in diff.decisions if not d.write),
+        "file_decisions": [
+            {"file": d.key, "write": d.write, "rows": d.rows, "reason": d.reason}
+            for d in diff.decisions
+        ],
         "added": [where(d) for d in diff.adds],
         "changed": [where(d) for d in diff.changes],
         "removed": [where(d) for d in diff.removals],

@@ -6,7 +6,7 @@ import csv
 import hashlib
 import io
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -205,3 +205,45 @@ def render_rejects(key: str, header: Sequence[str], rejects: Sequence[Reject]) -
     for rej in rejects:
         writer.writerow([key, rej.line, rej.reason, *rej.raw])
     return buf.getvalue().encode()
+
+
+@dataclass(frozen=True)
+class FileDecision:
+    """Whether an import writes a file's rows, and why (counts and reasons, never values)."""
+
+    key: str
+    write: bool
+    rows: int
+    stored: int
+    reason: str
+
+
+def decide_writes(
+    plan: MonthPlan, stored: Mapping[tuple[str, str], int], *, full_reimport: bool = False
+) -> list[FileDecision]:
+    """Which files the table does not already hold as current.
+
+    `stored` counts the month's items per (source key, source ETag), leaving out statements
+    whose ids now conflict (the import removes those). A file version is current only when
+    that count equals the rows the plan loads from it: proven by the table, not assumed from
+    an earlier run. Otherwise (new, changed, an item missing or deleted by hand) all of its
+    planned rows are written again; writes are idempotent puts.
+    """
+    stored_keys = {key for key, _ in stored}
+    decisions = []
+    for file_plan in plan.files:
+        key, etag = file_plan.ref.key, file_plan.ref.etag
+        count = stored.get((key, etag), 0)
+        rows = file_plan.expected
+        if full_reimport:
+            decisions.append(FileDecision(key, True, rows, count, "full_reimport requested"))
+        elif count == rows:
+            reason = f"current: all {rows} rows already stored from this version"
+            decisions.append(FileDecision(key, False, rows, count, reason))
+        elif count == 0:
+            reason = "changed since it was loaded" if key in stored_keys else "new file"
+            decisions.append(FileDecision(key, True, rows, count, reason))
+        else:
+            reason = f"{count} of {rows} rows stored from this version"
+            decisions.append(FileDecision(key, True, rows, count, reason))
+    return decisions
