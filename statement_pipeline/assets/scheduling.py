@@ -22,6 +22,7 @@ from statement_pipeline.rules.month_plan import (
     FileScan,
     MonthPlan,
     decide_writes,
+    stale_items,
 )
 
 
@@ -47,6 +48,7 @@ class EnqueueTask:
     decisions: list[FileDecision]
     # The group's files that the table does not hold as current: only these are enqueued.
     keys: list[str]
+    stale_items: int
 
 
 @dg.op(out=dg.DynamicOut(FileGroup))
@@ -128,6 +130,7 @@ def plan_month_import(
         set(plan.conflict_digests),
     )
     decisions = decide_writes(plan, stored, full_reimport=import_tuning.full_reimport)
+    stale = stale_items(plan, stored)
     for decision in decisions:
         verb = "write" if decision.write else "skip"
         context.log.info(f"{decision.key}: {verb} {decision.rows} rows ({decision.reason})")
@@ -135,7 +138,7 @@ def plan_month_import(
     for group in sorted(scanned, key=lambda g: g.group.index):
         keys = [s.ref.key for s in group.scans if s.ref.key in writes]
         yield dg.DynamicOutput(
-            EnqueueTask(group.group, plan, decisions, keys),
+            EnqueueTask(group.group, plan, decisions, keys, stale),
             mapping_key=f"files_{group.group.index}",
         )
 
@@ -175,7 +178,9 @@ def summarize_scheduling(
     """Combine the groups' results into the month's scheduling summary."""
     plan, decisions = tasks[0].plan, tasks[0].decisions
     started = min(t.group.started for t in tasks)
-    summary = core.summarize(plan, decisions, results, seconds=time.time() - started)
+    summary = core.summarize(
+        plan, decisions, results, seconds=time.time() - started, stale_items=tasks[0].stale_items
+    )
     metadata = {
         **core.scheduling_metadata(summary),
         "write_decisions": dg.MetadataValue.md(core.decisions_markdown(summary)),

@@ -227,6 +227,8 @@ class ScheduledMonth:
     # Files written by this import (the rest the table already holds as current), and why.
     decisions: list[FileDecision]
     queued: int
+    # Items stored from file versions that are no longer current, when the month was read.
+    stale_items: int = 0
 
     @property
     def queued_sources(self) -> dict[str, str]:
@@ -240,6 +242,7 @@ def summarize(
     decisions: Sequence[FileDecision],
     results: Sequence[EnqueueResult],
     seconds: float,
+    stale_items: int = 0,
 ) -> ScheduledMonth:
     sent = tally.total(EnqueueResult, results)
     queued = sent.records
@@ -263,6 +266,7 @@ def summarize(
         seconds=round(seconds, 3),
         decisions=list(decisions),
         queued=queued,
+        stale_items=stale_items,
     )
 
 

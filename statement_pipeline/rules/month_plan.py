@@ -207,6 +207,12 @@ def render_rejects(key: str, header: Sequence[str], rejects: Sequence[Reject]) -
     return buf.getvalue().encode()
 
 
+def stale_items(plan: MonthPlan, stored: Mapping[tuple[str, str], int]) -> int:
+    """Stored items whose file version is no longer one of the month's current files."""
+    sources = plan.sources
+    return sum(n for (key, etag), n in stored.items() if sources.get(key) != etag)
+
+
 @dataclass(frozen=True)
 class FileDecision:
     """Whether an import writes a file's rows, and why (counts and reasons, never values)."""

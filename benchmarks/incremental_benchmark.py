@@ -1,0 +1,199 @@
+"""Incremental months, measured from outside: what a re-run writes, and how long it takes.
+
+    .venv/bin/python benchmarks/incremental_benchmark.py [--records 23300] [--stock-emulator]
+
+Each import is the real command, `dagster asset materialize -m statement_pipeline --select '*'
+--partition <month>`, in a subprocess against the embedded local AWS (a fresh one per
+scenario), on a messy month of 4 files generated with a random seed (printed). Item writes
+are counted on the wire: the scenario's DynamoDB calls go through a counting proxy
+(statement_pipeline_tests/faultproxy.py with no faults), which adds up the PutRequests of
+every BatchWriteItem it forwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from statement_pipeline.aws import clients
+from statement_pipeline.aws.bootstrap import bootstrap_from_environment
+from statement_pipeline.aws.s3_files import upload_files
+from statement_pipeline.aws.table import count_month
+from statement_pipeline.local_aws.server import LOCAL_ENV, LocalAws
+from statement_pipeline.rules.items import key_of
+from statement_pipeline.rules.names import Names
+from statement_pipeline_tests.faultproxy import FaultProxy
+from statement_samples import generate_rows, write_month
+
+MONTH = "2026-10"
+
+
+class CountingProxy(FaultProxy):
+    """Forwards everything; counts the items every BatchWriteItem puts."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream)
+        self.puts = 0
+        self._lock = threading.Lock()
+
+    def _handle(self, method: str, path: str, headers: Any, body: bytes) -> Any:
+        target = dict((k.lower(), v) for k, v in headers).get("x-amz-target", "")
+        if target.endswith(".BatchWriteItem"):
+            requests = json.loads(body or b"{}").get("RequestItems", {})
+            puts = sum(1 for entries in requests.values() for e in entries if "PutRequest" in e)
+            reply = super()._handle(method, path, headers, body)
+            # Items the service left unprocessed were not written by this call.
+            left = json.loads(reply.body or b"{}").get("UnprocessedItems", {})
+            with self._lock:
+                self.puts += puts - sum(len(v) for v in left.values())
+            return reply
+        return super()._handle(method, path, headers, body)
+
+
+@dataclass
+class Step:
+    scenario: str
+    step: str
+    wall_s: float
+    items_written: int
+    in_table: int
+    ok: bool
+
+
+def materialize(env: dict[str, str], home: Path) -> float:
+    command = [
+        str(Path(sys.executable).parent / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        "statement_pipeline",
+        "--select",
+        "*",
+        "--partition",
+        MONTH,
+    ]
+    started = time.monotonic()
+    done = subprocess.run(
+        command, env={**env, "DAGSTER_HOME": str(home)}, capture_output=True, text=True
+    )
+    wall = time.monotonic() - started
+    if done.returncode != 0:
+        print(done.stderr[-3000:], file=sys.stderr)
+        raise RuntimeError("dagster asset materialize failed")
+    return wall
+
+
+def run_scenario(name: str, records: int, seed: int, speedups: bool) -> list[Step]:
+    """Import, then re-run as the scenario says; one fresh local AWS."""
+    steps: list[Step] = []
+    files = write_month(MONTH, records, 4, seed=seed, quirks=True)
+    names = Names()
+    with LocalAws(speedups=speedups) as server, CountingProxy(server.endpoint) as proxy:
+        env = {**os.environ, **LOCAL_ENV, "AWS_ENDPOINT_URL": server.endpoint}
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = proxy.endpoint
+        saved = dict(os.environ)
+        os.environ.update(env)
+        try:
+            bootstrap_from_environment(names)
+            ddb = clients.client("dynamodb")
+            first = files[:3] if name == "4th file added" else files
+            upload_files(names, MONTH, first)
+            with tempfile.TemporaryDirectory(prefix="dagster-incremental-") as home:
+
+                def step(label: str, expected: int = records) -> None:
+                    before = proxy.puts
+                    wall = materialize(env, Path(home))
+                    in_table = count_month(ddb, names.table, MONTH)
+                    written = proxy.puts - before
+                    steps.append(Step(name, label, wall, written, in_table, in_table == expected))
+                    print(_row(steps[-1]), flush=True)
+
+                if name == "4th file added":
+                    three = sum(1 for _ in _valid_rows(first))
+                    step("3 files imported", three)
+                else:
+                    step("first import")
+                if name == "4th file added":
+                    upload_files(names, MONTH, files[3:])
+                    step("4th file added, re-run")
+                elif name == "unchanged re-run":
+                    step("unchanged, re-run")
+                elif name == "item deleted by hand":
+                    sid = next(generate_rows(MONTH, 1, seed=seed))[0]
+                    ddb.delete_item(TableName=names.table, Key=key_of(MONTH, sid))
+                    step("one item deleted, re-run")
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    return steps
+
+
+def _valid_rows(files: list[tuple[str, bytes]]) -> list[int]:
+    """Line numbers of the valid rows of the files (the sample months have no bad rows)."""
+    from io import BytesIO
+
+    from statement_pipeline.rules.csv_records import Record, StatementReader
+
+    return [
+        row.line
+        for name, content in files
+        for row in StatementReader(BytesIO(content), name, MONTH)
+        if isinstance(row, Record)
+    ]
+
+
+def _row(s: Step) -> str:
+    return (
+        f"| {s.scenario} | {s.step} | {s.wall_s:.1f} | {s.items_written:,} | {s.in_table:,} | "
+        f"{'yes' if s.ok else 'NO'} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=23_300)
+    parser.add_argument("--data-seed", type=int, default=None)
+    parser.add_argument("--stock-emulator", action="store_true", help="plain moto")
+    args = parser.parse_args(argv)
+    seed = args.data_seed if args.data_seed is not None else random.randrange(1 << 30)
+    print(f"incremental benchmark: {args.records:,} statements in 4 files, data seed {seed}")
+    print("| scenario | step | wall s | items written | in table | exact |")
+    print("| --- | --- | ---: | ---: | ---: | --- |")
+    steps: list[Step] = []
+    for name in ("unchanged re-run", "4th file added", "item deleted by hand"):
+        steps += run_scenario(name, args.records, seed, not args.stock_emulator)
+    first, rerun = steps[0], steps[1]
+    ratio = rerun.wall_s / first.wall_s
+    print(
+        f"\nunchanged re-run: {rerun.items_written} items written, {ratio:.2f}x the first "
+        f"import's wall time (target: 0 items, at most 0.5x): "
+        + ("PASS" if rerun.items_written == 0 and ratio <= 0.5 else "FAIL")
+    )
+    three, added = steps[2], steps[3]
+    fourth = args.records - three.in_table
+    print(
+        f"4th file added: {added.items_written:,} items written, the 4th file holds {fourth:,} "
+        "rows: " + ("PASS" if added.items_written == fourth else "FAIL")
+    )
+    deleted = steps[5]
+    print(
+        f"one item deleted by hand: {deleted.items_written:,} items written (its file again), "
+        f"month exact: {'PASS' if deleted.ok else 'FAIL'}"
+    )
+    return 0 if all(s.ok for s in steps) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
