@@ -57,6 +57,13 @@ mutation Launch($params: ExecutionParams!) {
 LOCATIONS = """
 { repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }
 """
+RESOURCES = """
+query Resources($selector: RepositorySelector!) {
+  allTopLevelResourceDetailsOrError(repositorySelector: $selector) {
+    ... on ResourceDetailsList { results { name configuredValues { key value } } }
+  }
+}
+"""
 RUN_STATUS = """
 query Status($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }
 """
@@ -110,6 +117,19 @@ def test_make_dev_then_a_partition_launched_through_graphql(tmp_path: Path) -> N
     dev = Background(command, dict(os.environ), tmp_path / "dev.log")
     with dev:
         (repo, *_) = wait_for(lambda: repositories(url), 90, "the Dagster UI", dev.output)
+        # The resource page shows the names actually used (read when the definitions load).
+        selector = {
+            "repositoryLocationName": repo["location"]["name"],
+            "repositoryName": repo["name"],
+        }
+        details = graphql(url, RESOURCES, {"selector": selector})
+        shown = {
+            r["name"]: {v["key"]: v["value"] for v in r["configuredValues"]}
+            for r in details["allTopLevelResourceDetailsOrError"]["results"]
+        }
+        assert '"statements"' in shown["statement_table"]["table_name"]
+        assert '"statement-records"' in shown["statement_queue"]["queue_name"]
+        assert '"statements"' in shown["statement_files"]["bucket"]
         with dg.DagsterInstance.from_config(str(home)) as instance:
             by_sensor = wait_for(
                 lambda: finished_runs(instance, month.period),
