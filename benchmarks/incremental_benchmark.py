@@ -35,6 +35,7 @@ from statement_pipeline.local_aws.server import LOCAL_ENV, LocalAws
 from statement_pipeline.rules.items import key_of
 from statement_pipeline.rules.names import Names
 from statement_pipeline_tests.faultproxy import FaultProxy
+from statement_pipeline_tests.scenarios import cli_command
 from statement_samples import generate_rows, write_month
 
 MONTH = "2026-10"
@@ -73,17 +74,8 @@ class Step:
 
 
 def materialize(env: dict[str, str], home: Path) -> float:
-    command = [
-        str(Path(sys.executable).parent / "dagster"),
-        "asset",
-        "materialize",
-        "-m",
-        "statement_pipeline",
-        "--select",
-        "*",
-        "--partition",
-        MONTH,
-    ]
+    """The import as operators run it; returns its wall time."""
+    command = cli_command(MONTH)
     started = time.monotonic()
     done = subprocess.run(
         command, env={**env, "DAGSTER_HOME": str(home)}, capture_output=True, text=True
