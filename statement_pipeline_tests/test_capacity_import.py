@@ -69,6 +69,25 @@ def _import(period: str, home: Path) -> RunReport:
     return report
 
 
+class SpentAtFirstWrite(CapacityProxy):
+    """Another writer spends the table's burst just as the load begins.
+
+    A table left empty while the month is scheduled saves up capacity again (as DynamoDB
+    does), so only emptying it at the first write makes a spent-burst case exact.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._spent: set[str] = set()
+
+    def _batch_write(self, call: Any) -> Any:
+        for table in call.request.get("RequestItems") or {}:
+            if table not in self._spent:
+                self._spent.add(table)
+                self.set_burst(table, "empty")
+        return super()._batch_write(call)
+
+
 def test_throttled_mid_month_the_table_ends_exact(model: CapacityProxy, tmp_path: Path) -> None:
     """600 units of burst, 1,500 statements: the burst runs out mid-month."""
     setup_aws(SMALL)
@@ -87,30 +106,27 @@ def test_throttled_mid_month_the_table_ends_exact(model: CapacityProxy, tmp_path
     assert loaded["settled_ops"] == 1
 
 
-@pytest.mark.parametrize(
-    "burst",
-    [
-        pytest.param("full", marks=pytest.mark.capacity(burst="full")),
-        pytest.param("empty", marks=pytest.mark.capacity(burst="empty")),
-    ],
-)
+@pytest.mark.parametrize("spent", [False, True], ids=["idle", "spent"])
 def test_an_idle_table_lends_its_burst_a_spent_one_does_not(
-    model: CapacityProxy, tmp_path: Path, burst: str
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, spent: bool
 ) -> None:
-    """400 statements: within an idle table's 600 saved units, or not."""
-    setup_aws(SMALL)
-    rows = _month(MONTH, 400)
+    """400 statements: within an idle table's 600 saved units, or not at all."""
+    proxy_class = SpentAtFirstWrite if spent else CapacityProxy
+    with proxy_class(moto_endpoint, k=K) as model:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", model.endpoint)
+        setup_aws(SMALL)
+        rows = _month(MONTH, 400)
 
-    report = _import(MONTH, tmp_path / "dagster")
+        report = _import(MONTH, tmp_path / "dagster")
 
-    assert_month_exact(MONTH, rows)
-    loaded = report.materializations["loaded_statements"]
-    if burst == "full":
-        assert model.stats().throttled_write_calls == 0
-        assert loaded["settled_ops"] == 0
-    else:
-        assert model.stats().throttled_write_calls > 0
-        assert loaded["settled_ops"] == 1
+        assert_month_exact(MONTH, rows)
+        loaded = report.materializations["loaded_statements"]
+        if spent:
+            assert model.stats().throttled_write_calls > 0
+            assert loaded["settled_ops"] == 1
+        else:
+            assert model.stats().throttled_write_calls == 0
+            assert loaded["settled_ops"] == 0
 
 
 @pytest.mark.capacity(k=0.25)
@@ -156,25 +172,6 @@ def test_two_runs_sharing_the_table_both_end_exact(model: CapacityProxy, tmp_pat
         assert reports[period].success, reports[period].failure
         assert_month_exact(period, rows)
     assert model.stats().items_accepted >= 600
-
-
-class SpentAtFirstWrite(CapacityProxy):
-    """Another writer spends the table's burst just as the load begins.
-
-    A table left empty while the month is scheduled saves up capacity again (as DynamoDB
-    does), so only emptying it at the first write makes a spent-burst case exact.
-    """
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._spent: set[str] = set()
-
-    def _batch_write(self, call: Any) -> Any:
-        for table in call.request.get("RequestItems") or {}:
-            if table not in self._spent:
-                self._spent.add(table)
-                self.set_burst(table, "empty")
-        return super()._batch_write(call)
 
 
 def test_the_planner_predicts_a_table_bound_import_within_15_percent(
