@@ -89,9 +89,9 @@ class SpentAtFirstWrite(CapacityProxy):
 
 
 def test_throttled_mid_month_the_table_ends_exact(model: CapacityProxy, tmp_path: Path) -> None:
-    """600 units of burst, 1,500 statements: the burst runs out mid-month."""
+    """600 units of burst, 1,000 statements: the burst runs out mid-month."""
     setup_aws(SMALL)
-    rows = _month(MONTH, 1_500)
+    rows = _month(MONTH, 1_000)
 
     report = _import(MONTH, tmp_path / "dagster")
 
