@@ -1,13 +1,15 @@
 """Incremental months, measured from outside: what a re-run writes, and how long it takes.
 
     .venv/bin/python benchmarks/incremental_benchmark.py [--records 23300] [--stock-emulator]
+    .venv/bin/python benchmarks/incremental_benchmark.py --wcu 160   # under the capacity model
 
 Each import is the real command, `dagster asset materialize -m statement_pipeline --select '*'
 --partition <month>`, in a subprocess against the embedded local AWS (a fresh one per
 scenario), on a messy month of 4 files generated with a random seed (printed). Item writes
 are counted on the wire: the scenario's DynamoDB calls go through a counting proxy
 (statement_pipeline_tests/faultproxy.py with no faults), which adds up the PutRequests of
-every BatchWriteItem it forwards.
+every BatchWriteItem it forwards; with --wcu, through the DynamoDB capacity model instead
+(a provisioned table of that many WCU and RCU, idle), whose accepted items are counted.
 """
 
 from __future__ import annotations
@@ -28,15 +30,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from statement_pipeline.aws import clients
-from statement_pipeline.aws.bootstrap import bootstrap_from_environment
+from statement_pipeline.aws.bootstrap import TableSettings, bootstrap_from_environment
 from statement_pipeline.aws.s3_files import upload_files
 from statement_pipeline.aws.table import count_month
 from statement_pipeline.local_aws.server import LOCAL_ENV, LocalAws
 from statement_pipeline.rules.items import key_of
 from statement_pipeline.rules.names import Names
+from statement_pipeline_tests.capacity_proxy import CapacityProxy
 from statement_pipeline_tests.faultproxy import FaultProxy
 from statement_pipeline_tests.scenarios import cli_command
-from statement_samples import generate_rows, write_month
+from statement_samples import write_month
 
 MONTH = "2026-10"
 
@@ -87,48 +90,76 @@ def materialize(env: dict[str, str], home: Path) -> float:
     return wall
 
 
-def run_scenario(name: str, records: int, seed: int, speedups: bool) -> list[Step]:
+class ModelCount:
+    """The capacity model's count of accepted puts, read like CountingProxy.puts."""
+
+    def __init__(self, proxy: CapacityProxy) -> None:
+        self._proxy = proxy
+
+    @property
+    def puts(self) -> int:
+        return self._proxy.stats().items_accepted
+
+
+def run_scenario(name: str, records: int, seed: int, speedups: bool, wcu: int | None) -> list[Step]:
     """Import, then re-run as the scenario says; one fresh local AWS."""
-    steps: list[Step] = []
     files = write_month(MONTH, records, 4, seed=seed, quirks=True)
+    with LocalAws(speedups=speedups) as server:
+        if wcu is None:
+            with CountingProxy(server.endpoint) as proxy:
+                return _scenario(name, files, server, proxy, proxy, None)
+        with CapacityProxy(server.endpoint) as model:
+            table = TableSettings("PROVISIONED", wcu, wcu)
+            return _scenario(name, files, server, model, ModelCount(model), table)
+
+
+def _scenario(
+    name: str,
+    files: list[tuple[str, bytes]],
+    server: LocalAws,
+    proxy: FaultProxy,
+    counter: CountingProxy | ModelCount,
+    table: TableSettings | None,
+) -> list[Step]:
+    steps: list[Step] = []
     names = Names()
-    with LocalAws(speedups=speedups) as server, CountingProxy(server.endpoint) as proxy:
-        env = {**os.environ, **LOCAL_ENV, "AWS_ENDPOINT_URL": server.endpoint}
-        env["AWS_ENDPOINT_URL_DYNAMODB"] = proxy.endpoint
-        saved = dict(os.environ)
-        os.environ.update(env)
-        try:
-            bootstrap_from_environment(names)
-            ddb = clients.client("dynamodb")
-            first = files[:3] if name == "4th file added" else files
-            upload_files(names, MONTH, first)
-            with tempfile.TemporaryDirectory(prefix="dagster-incremental-") as home:
+    records = len(_valid_rows(files))
+    env = {**os.environ, **LOCAL_ENV, "AWS_ENDPOINT_URL": server.endpoint}
+    env["AWS_ENDPOINT_URL_DYNAMODB"] = proxy.endpoint
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        bootstrap_from_environment(names, table)
+        ddb = clients.client("dynamodb")
+        first = files[:3] if name == "4th file added" else files
+        upload_files(names, MONTH, first)
+        with tempfile.TemporaryDirectory(prefix="dagster-incremental-") as home:
 
-                def step(label: str, expected: int = records) -> None:
-                    before = proxy.puts
-                    wall = materialize(env, Path(home))
-                    in_table = count_month(ddb, names.table, MONTH)
-                    written = proxy.puts - before
-                    steps.append(Step(name, label, wall, written, in_table, in_table == expected))
-                    print(_row(steps[-1]), flush=True)
+            def step(label: str, expected: int = records) -> None:
+                before = counter.puts
+                wall = materialize(env, Path(home))
+                in_table = count_month(ddb, names.table, MONTH)
+                written = counter.puts - before
+                steps.append(Step(name, label, wall, written, in_table, in_table == expected))
+                print(_row(steps[-1]), flush=True)
 
-                if name == "4th file added":
-                    three = sum(1 for _ in _valid_rows(first))
-                    step("3 files imported", three)
-                else:
-                    step("first import")
-                if name == "4th file added":
-                    upload_files(names, MONTH, files[3:])
-                    step("4th file added, re-run")
-                elif name == "unchanged re-run":
-                    step("unchanged, re-run")
-                elif name == "item deleted by hand":
-                    sid = next(generate_rows(MONTH, 1, seed=seed))[0]
-                    ddb.delete_item(TableName=names.table, Key=key_of(MONTH, sid))
-                    step("one item deleted, re-run")
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+            if name == "4th file added":
+                step("3 files imported", len(_valid_rows(first)))
+                upload_files(names, MONTH, files[3:])
+                step("4th file added, re-run")
+            elif name == "unchanged re-run":
+                step("first import")
+                step("unchanged, re-run")
+            else:
+                step("first import")
+                any_item = ddb.scan(TableName=names.table, Limit=1)["Items"][0]
+                ddb.delete_item(
+                    TableName=names.table, Key=key_of(MONTH, any_item["statement_id"]["S"])
+                )
+                step("one item deleted, re-run")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     return steps
 
 
@@ -158,14 +189,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=23_300)
     parser.add_argument("--data-seed", type=int, default=None)
     parser.add_argument("--stock-emulator", action="store_true", help="plain moto")
+    parser.add_argument(
+        "--wcu",
+        type=int,
+        default=None,
+        help="a provisioned table of this many WCU and RCU, "
+        "under the DynamoDB capacity model (idle, uncompressed)",
+    )
     args = parser.parse_args(argv)
     seed = args.data_seed if args.data_seed is not None else random.randrange(1 << 30)
-    print(f"incremental benchmark: {args.records:,} statements in 4 files, data seed {seed}")
+    where = "plain moto" if args.stock_emulator else "the embedded local AWS"
+    if args.wcu:
+        where += f", DynamoDB through the capacity model ({args.wcu} WCU/RCU, idle)"
+    print(
+        f"incremental benchmark: {args.records:,} statements in 4 files, data seed {seed}, {where}"
+    )
     print("| scenario | step | wall s | items written | in table | exact |")
     print("| --- | --- | ---: | ---: | ---: | --- |")
     steps: list[Step] = []
     for name in ("unchanged re-run", "4th file added", "item deleted by hand"):
-        steps += run_scenario(name, args.records, seed, not args.stock_emulator)
+        steps += run_scenario(name, args.records, seed, not args.stock_emulator, args.wcu)
     first, rerun = steps[0], steps[1]
     ratio = rerun.wall_s / first.wall_s
     print(
