@@ -123,7 +123,8 @@ def test_an_idle_table_lends_its_burst_a_spent_one_does_not(
         loaded = report.materializations["loaded_statements"]
         if spent:
             assert model.stats().throttled_write_calls > 0
-            assert loaded["settled_ops"] == 1
+            # The budget reacted: it cut its rate (and settles once it sees the WCU granted).
+            assert loaded["rate_cuts"] >= 1
         else:
             assert model.stats().throttled_write_calls == 0
             assert loaded["settled_ops"] == 0

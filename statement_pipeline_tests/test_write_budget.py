@@ -229,3 +229,20 @@ def test_the_pool_limit_is_read_from_the_instance() -> None:
     settings = {"concurrency": {"pools": {"default_limit": 3}}}
     with dg.DagsterInstance.ephemeral(settings=settings) as instance:
         assert pool_slots(instance) == 3
+
+
+def test_a_wrong_settle_is_undone_by_probing() -> None:
+    """Settled at 160/s by mistake while the table grants 1,000/s: probing finds the rate again."""
+    clock = FakeClock()
+    table = GrantingTable(clock, rate=1000.0, burst=0.0, call_seconds=0.01)
+    budget = WriteBudget(floor=160.0, clock=clock, sleep=clock.sleep)
+    # A stall: the table refuses a call while little has been granted lately.
+    budget.record(budget.acquire(25), granted=0, refused=25)
+    clock.now += 1.0
+    budget.record(budget.acquire(25), granted=150, refused=25)
+    assert budget.state().settled
+    writer = BatchWriter(table, "t", budget, NO_SLEEP, LoadStats())
+    started = clock.now
+    assert writer.write(_items(20_000)) == []
+    # Far faster than the 125 s a budget stuck at 160/s would take.
+    assert clock.now - started < 40

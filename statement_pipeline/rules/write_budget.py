@@ -44,6 +44,10 @@ MIN_FLOOR_SHARE = 0.1
 # table holds no saved capacity then), and a throttle there eases it off by this much.
 SETTLED_SHARE = 0.97
 SETTLED_CUT = 0.9
+# A settle can be wrong (a stall on our side made a partition's throttle look like a spent
+# burst), so a settled budget goes unpaced again after this many quiet calls at its rate; a
+# spent burst throttles it at once and it settles again, doubling the wait before the next try.
+PROBE_AFTER_CALLS = 100
 
 
 def write_units(item_bytes: int) -> int:
@@ -107,6 +111,8 @@ class WriteBudget:
         self._first_record: float | None = None
         self._cuts = 0
         self._throttles = 0
+        self._quiet = 0
+        self._probe_after = PROBE_AFTER_CALLS
         self._waited = 0.0
 
     def state(self) -> BudgetState:
@@ -160,13 +166,20 @@ class WriteBudget:
 
     def _granted_rate(self, now: float) -> float:
         """Units granted per second over the last window (or since the first call)."""
-        since = max(now - self._window, self._first_record or now)
+        first = self._first_record if self._first_record is not None else now
+        since = max(now - self._window, first)
         granted = sum(units for at, units in self._granted if at > since)
         return granted / max(0.25, now - since)
 
     def _grow(self) -> None:
         if self._rate is None:
             return
+        if self._settled and self.floor is not None and self._rate >= self.floor * SETTLED_SHARE:
+            self._quiet += 1
+            if self._quiet >= self._probe_after:
+                self._settled, self._rate, self._quiet = False, None, 0
+                self._probe_after *= 2
+                return
         ceiling = (
             self.floor * SETTLED_SHARE if self._settled and self.floor is not None else self.cap
         )
