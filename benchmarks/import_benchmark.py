@@ -1,10 +1,14 @@
+# Over 350 lines: one script for both modes (23,300 and scale), which share the rows, the
+# emulator set-up and the verdicts; the measuring code shared with capacity_benchmark.py is
+# in measuring.py.
 """Import benchmark: the seed's experiment, replayed on the embedded local AWS (moto server).
 
     .venv/bin/python benchmarks/import_benchmark.py                  # 23,300 records (make bench)
     .venv/bin/python benchmarks/import_benchmark.py --records 233000 # the scale test
 
-Every measurement gets a fresh moto server (`infra.localaws.LocalAws`) so no run pays for
-another's data, and a sample month generated with a random seed (unseen data). Measured:
+Every measurement gets a fresh moto server (`statement_pipeline.local_aws.server.LocalAws`),
+so no run pays for another's data, and a sample month generated with a random seed (unseen
+data). Measured:
 
 - the import exactly as operators run it: `dagster asset materialize -m statement_pipeline
   --select '*' --partition <month>` in a subprocess (wall time, the run's own step timings,
@@ -24,31 +28,25 @@ import argparse
 import hashlib
 import importlib.metadata
 import io
-import json
 import os
 import random
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import dagster as dg
+import measuring
+from measuring import CallCounter, cpu_seconds, emulator_pid, metadata_float
 from seed_replica import SeedResult, replay
 
 import statement_samples as sample
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.bootstrap import bootstrap_from_environment
 from statement_pipeline.aws.s3_files import upload_files
+from statement_pipeline.aws.table import count_month
 from statement_pipeline.local_aws.environment import local_aws_env
 from statement_pipeline.local_aws.server import LocalAws
 from statement_pipeline.rules.csv_records import Record, StatementReader
@@ -96,127 +94,6 @@ class Row:
         return self.records / self.wall_s if self.wall_s else None
 
 
-# --- measuring from outside ------------------------------------------------------------------
-
-
-class CallCounter:
-    """Counts AWS API calls reported by botocore's client-side monitoring over UDP."""
-
-    def __init__(self) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.settimeout(0.2)
-        self.port = int(self._sock.getsockname()[1])
-        self._lock = threading.Lock()
-        self._calls: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._listen, daemon=True)
-        self._thread.start()
-
-    def env(self) -> dict[str, str]:
-        """Environment that makes every botocore client in a process report its calls here."""
-        return {
-            "AWS_CSM_ENABLED": "true",
-            "AWS_CSM_HOST": "127.0.0.1",
-            "AWS_CSM_PORT": str(self.port),
-        }
-
-    def _listen(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self._sock.recv(65535)
-            except TimeoutError:
-                continue
-            event = json.loads(data)
-            # One ApiCallAttempt per HTTP request the emulator answers (retries included).
-            if event.get("Type") == "ApiCallAttempt":
-                with self._lock:
-                    self._calls[f"{event.get('Service')}.{event.get('Api')}"] += 1
-
-    def take(self) -> Counter[str]:
-        """Calls counted since the last take (waits briefly for datagrams still in flight)."""
-        time.sleep(0.5)
-        with self._lock:
-            calls, self._calls = self._calls, Counter()
-        return calls
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sock.close()
-
-
-def _children() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry.name}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        kids.setdefault(ppid, []).append(int(entry.name))
-    return kids
-
-
-def tree_rss_bytes(root: int) -> int:
-    """Resident memory of a process and all of its descendants, summed."""
-    kids = _children()
-    page = os.sysconf("SC_PAGE_SIZE")
-    total = 0
-    stack = [root]
-    while stack:
-        pid = stack.pop()
-        try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
-        except (OSError, IndexError, ValueError):
-            continue
-        stack.extend(kids.get(pid, []))
-    return total
-
-
-class PeakRss:
-    """Polls a process tree's summed RSS (psutil is not a dependency) and keeps the peak."""
-
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
-        self.peak = 0
-        self._pid = pid
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-        self._thread.start()
-
-    def _poll(self) -> None:
-        while not self._stop.wait(self._interval):
-            self.peak = max(self.peak, tree_rss_bytes(self._pid))
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.peak
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def emulator_pid(server: LocalAws) -> int:
-    """The moto server process of `server` (a child of this script listening on its port)."""
-    port = str(server.port)
-    for pid in _children().get(os.getpid(), []):
-        try:
-            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"-p" in args and port.encode() in args:
-            return pid
-    raise RuntimeError(f"no moto server process found for port {port}")
-
-
 # --- the month ----------------------------------------------------------------------------------
 
 
@@ -234,7 +111,7 @@ def make_month(records: int, files: int, data_seed: int) -> Month:
     )
 
 
-# Set by --stock-emulator: moto exactly as shipped, without infra/moto_speedups.py.
+# Set by --stock-emulator: moto exactly as shipped (without local_aws/moto_speedups.py).
 SPEEDUPS = {"on": True}
 
 
@@ -277,23 +154,24 @@ def plain_write(month: Month, threads: int = 4) -> Row:
     with emulator(month) as (server, names, _):
         items = month_items(names, month)
         batches = [items[i : i + 25] for i in range(0, len(items), 25)]
-        clients = [clients.client("dynamodb") for _ in range(threads)]
+        writers = [clients.client("dynamodb") for _ in range(threads)]
         calls = [0] * threads
 
         def write(index: int) -> None:
             for batch in batches[index::threads]:
                 pending = [{"PutRequest": {"Item": item}} for item in batch]
                 while pending:
-                    resp = clients[index].batch_write_item(RequestItems={names.table: pending})
+                    resp = writers[index].batch_write_item(RequestItems={names.table: pending})
                     calls[index] += 1
                     pending = resp.get("UnprocessedItems", {}).get(names.table, [])
 
-        pid = emulator_pid(server)
+        pid = emulator_pid(server.port)
         cpu = cpu_seconds(pid)
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=threads) as pool:
             list(pool.map(write, range(threads)))
         seconds = time.monotonic() - started
+        stored = count_month(writers[0], names.table, month.period)
         return Row(
             "plain BatchWriteItem, 4 threads (floor)",
             "-",
@@ -303,21 +181,15 @@ def plain_write(month: Month, threads: int = 4) -> Row:
             wall_s=round(seconds, 2),
             api_calls=sum(calls),
             emulator_cpu_s=round(cpu_seconds(pid) - cpu, 2),
+            ok=stored == len(items),
+            note="" if stored == len(items) else f"{stored:,} of {len(items):,} items stored",
         )
 
 
-def _dagster() -> str:
-    beside = Path(sys.executable).with_name("dagster")
-    return str(beside) if beside.exists() else (shutil.which("dagster") or "dagster")
-
-
 def run_config(loaders: int, loader_ops: int = 1, processes: int = 0) -> dict[str, Any]:
+    """Run config of the import: tuning through the `import_tuning` resource."""
     config: dict[str, Any] = {
-        "ops": {
-            "loaded_statements": {
-                "ops": {"start_loaders": {"config": {"loaders": loaders, "loader_ops": loader_ops}}}
-            }
-        }
+        "resources": {"import_tuning": {"config": {"loaders": loaders, "loader_ops": loader_ops}}}
     }
     if processes:
         config["execution"] = {"config": {"multiprocess": {"max_concurrent": processes}}}
@@ -328,94 +200,44 @@ def materialize(
     month: Month, label: str, counter: CallCounter, config: dict[str, Any], loaders: int | str
 ) -> Row:
     """`dagster asset materialize` of the month in a subprocess, measured from outside."""
-    with emulator(month) as (server, _, keys), tempfile.TemporaryDirectory() as home:
-        Path(home, "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        env = {**os.environ, **counter.env(), "DAGSTER_HOME": home}
-        command = [
-            _dagster(), "asset", "materialize", "-m", "statement_pipeline", "--select", "*",
-            "--partition", month.period, "--config-json", json.dumps(config),
-        ]  # fmt: skip
-        pid = emulator_pid(server)
+    with emulator(month) as (server, _, keys):
+        pid = emulator_pid(server.port)
         counter.take()
         cpu = cpu_seconds(pid)
-        started = time.monotonic()
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        rss = PeakRss(proc.pid)
-        output, _ = proc.communicate()
-        wall = time.monotonic() - started
-        peak = rss.stop()
+        result = measuring.materialize(month.period, config, counter.env())
         emulator_cpu = cpu_seconds(pid) - cpu
         calls = counter.take()
-        row = Row(
-            label,
-            len(keys),
-            loaders,
-            month.records,
-            wall_s=round(wall, 2),
-            api_calls=sum(calls.values()),
-            peak_rss_mb=round(peak / 2**20, 1),
-            emulator_cpu_s=round(emulator_cpu, 2),
-            calls_by_api=dict(calls),
-        )
-        _read_run(home, row)
-        if proc.returncode != 0:
-            row.ok = False
-            row.note = f"exit code {proc.returncode}"
-            tail = output.decode(errors="replace").splitlines()[-15:]
-            print("\n".join(["materialize failed:", *tail]), file=sys.stderr)
-        return row
-
-
-def _read_run(home: str, row: Row) -> None:
-    """Fill the row from the run's own records: step timings, metadata, check verdicts."""
-    with dg.DagsterInstance.from_config(home) as instance:
-        runs = instance.get_runs(limit=1)
-        if not runs:
-            row.ok = False
-            row.note = "no run recorded"
-            return
-        run_id = runs[0].run_id
-        stats = instance.get_run_stats(run_id)
-        if stats.start_time and stats.end_time:
-            row.run_s = round(stats.end_time - stats.start_time, 2)
-        for step in instance.get_run_step_stats(run_id):
-            if step.step_key == "statement_checks" and step.start_time and step.end_time:
-                row.check_s = round(step.end_time - step.start_time, 2)
-        events = instance.all_logs(
-            run_id,
-            of_type={
-                dg.DagsterEventType.ASSET_MATERIALIZATION,
-                dg.DagsterEventType.ASSET_CHECK_EVALUATION,
-            },
-        )
-        failed_checks = []
-        for entry in events:
-            event = entry.dagster_event
-            if event is None:
-                continue
-            if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
-                mat = entry.asset_materialization
-                if mat is None:
-                    continue
-                seconds = mat.metadata.get("seconds")
-                value = float(seconds.value) if seconds is not None else None  # type: ignore[arg-type]
-                if mat.asset_key.to_user_string() == "scheduled_statements":
-                    row.queue_s = value
-                elif mat.asset_key.to_user_string() == "loaded_statements":
-                    row.load_s = value
-            else:
-                evaluation = event.event_specific_data
-                if not getattr(evaluation, "passed", False):
-                    failed_checks.append(getattr(evaluation, "check_name", "?"))
-        if failed_checks:
-            row.ok = False
-            row.note = "failed checks: " + ", ".join(failed_checks)
+    run = result.run
+    row = Row(
+        label,
+        len(keys),
+        loaders,
+        month.records,
+        queue_s=metadata_float(run, "scheduled_statements", "seconds"),
+        load_s=metadata_float(run, "loaded_statements", "seconds"),
+        check_s=run.check_s,
+        run_s=run.run_s,
+        wall_s=round(result.wall_s, 2),
+        api_calls=sum(calls.values()),
+        peak_rss_mb=round(result.peak_rss_bytes / 2**20, 1),
+        emulator_cpu_s=round(emulator_cpu, 2),
+        calls_by_api=dict(calls),
+        ok=result.ok,
+    )
+    if not run.found:
+        row.note = "no run recorded"
+    elif run.failed_checks:
+        row.note = "failed checks: " + ", ".join(run.failed_checks)
+    if result.returncode != 0:
+        row.note = f"exit code {result.returncode}"
+        print("materialize failed:\n" + result.tail(), file=sys.stderr)
+    return row
 
 
 def seed_replay(month: Month, loaders: int) -> Row:
     """The seed's per-record design on a fresh emulator with the same files."""
     with emulator(month) as (server, names, keys):
-        pid = emulator_pid(server)
+        pid = emulator_pid(server.port)
         cpu = cpu_seconds(pid)
         result: SeedResult = replay(
             make_client=clients.client, bucket=names.bucket, keys=keys, loaders=loaders
@@ -503,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--stock-emulator",
         action="store_true",
-        help="moto exactly as shipped (without infra/moto_speedups.py; slow at scale)",
+        help="moto exactly as shipped (without local_aws/moto_speedups.py; slow at scale)",
     )
     args = parser.parse_args(argv)
     SPEEDUPS["on"] = not args.stock_emulator
@@ -513,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"statement_pipeline import benchmark: {args.records:,} records of {MONTH}, sample "
         f"data seed {data_seed}, moto {moto_version} server "
-        f"({'as shipped' if args.stock_emulator else 'with infra/moto_speedups.py'}), "
+        f"({'as shipped' if args.stock_emulator else 'with moto_speedups'}), "
         f"{os.cpu_count()} CPUs",
         flush=True,
     )

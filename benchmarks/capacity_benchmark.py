@@ -1,0 +1,343 @@
+"""Capacity benchmark: the real import command against a model of DynamoDB's capacity.
+
+    .venv/bin/python benchmarks/capacity_benchmark.py                      # every case (make bench)
+    .venv/bin/python benchmarks/capacity_benchmark.py --cases grid,spent   # a subset
+    .venv/bin/python benchmarks/capacity_benchmark.py --k 20=10,spent160=2 # other compressions
+
+Each case starts a fresh embedded local AWS (moto with the speedups) for S3 and SQS and puts
+`CapacityProxy` (statement_pipeline_tests/capacity_proxy.py, running in this process) in front
+of its DynamoDB. The table is created through the proxy with `bootstrap_from_environment`,
+a messy sample month is uploaded (4 files, quirks on, random data seed printed), and the month
+is imported with `dagster asset materialize -m statement_pipeline --select '*' --partition
+<month>` in a subprocess (AWS_ENDPOINT_URL = moto, AWS_ENDPOINT_URL_DYNAMODB = the proxy).
+
+Measured per case: the write phase (the proxy's first to last accepted write, x k to AWS
+seconds), the share of write calls throttled, and whether the month is exact (the run's
+blocking count check passed, and per-shard counts read straight from moto equal the rows).
+Set beside it: the table's limit (`min_write_seconds` for the month's key units, with the
+loaders' own speed measured on an unlimited table as `writer_rate`), the planner's prediction
+(`capacity_plan.plan_import` with that speed) and the seed's published time.
+
+Cases: grid (20, 80, 160 WCU x 1, 2, 4 loaders, idle burst), spent (160 and 80 WCU, 4
+loaders, burst emptied at the first BatchWriteItem), ondemand (233,000 statements, k=1),
+uncompressed (160 WCU, idle, 4 loaders, k=1: the seed's best case, without compression).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+# capacity_cases first: it puts the repository root on sys.path for statement_pipeline_tests.
+import capacity_cases as cc
+import measuring
+from capacity_cases import Case, Result
+
+import statement_samples as sample
+from statement_pipeline.aws import clients
+from statement_pipeline.aws.bootstrap import TableSettings, bootstrap_from_environment
+from statement_pipeline.aws.s3_files import upload_files
+from statement_pipeline.aws.table import count_month
+from statement_pipeline.local_aws.server import LOCAL_ENV, LocalAws
+from statement_pipeline.rules.names import Names
+from statement_pipeline_tests.capacity_proxy import CapacityProxy
+
+MONTH = "2026-10"
+FILES = 4
+LOADER_LINE = re.compile(r"(loader op \d+ \(.*?paced\))")
+ALL_CASES = ("grid", "spent", "ondemand", "uncompressed")
+# Compression per case (AWS s = measured s x k). 20 WCU: 865 AWS s of writes -> ~58 s at 15.
+# 80 and 160 WCU with an idle burst allow 23.3 AWS s (one partition's 1,000 units/s): run
+# uncompressed. Spent: 146 s (160 WCU) and 291 s (80 WCU) of writes, at k=2 only: the write
+# budget climbs back from its first cuts by a share per call, and compression leaves the
+# loaders k times fewer calls per AWS second (k=4 and k=8 measured 3.35x the limit, k=2 1.03x).
+DEFAULT_K = {"20": 15.0, "80": 1.0, "160": 1.0, "spent80": 2.0, "spent160": 2.0, "ondemand": 1.0}
+# The unlimited table the loaders' own speed is measured on: 40,000 WCU, time x 1,000.
+UNLIMITED = TableSettings("PROVISIONED", 40_000, 40_000)
+UNLIMITED_K = 1000.0
+
+
+class SpentAtFirstWrite(CapacityProxy):
+    """Another writer spends the table's burst just as the load begins.
+
+    A table left idle while the month is scheduled saves capacity again (as DynamoDB does),
+    so the burst is emptied at the first BatchWriteItem of each table, not at creation.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._spent: set[str] = set()
+        self._spent_lock = threading.Lock()
+
+    def _batch_write(self, call: Any) -> Any:
+        for table in call.request.get("RequestItems") or {}:
+            with self._spent_lock:
+                first = table not in self._spent
+                self._spent.add(table)
+            if first:
+                self.set_burst(table, "empty")
+        return super()._batch_write(call)
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """This process's environment with `values` set (restored after)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@dataclass
+class Measured:
+    """One import through a proxy: the proxy's counters and the run's outcome."""
+
+    run: measuring.Materialized
+    write_s: float
+    write_calls: int
+    throttled_share: float
+    items_accepted: int
+    units_accepted: float
+    key_units: dict[str, float]
+    in_table: int
+
+    def exactness(self, records: int) -> tuple[bool, str]:
+        """The run's count check passed, and moto holds exactly the month's rows."""
+        valid = measuring.metadata_float(self.run.run, "scheduled_statements", "valid")
+        check = self.run.run.checks.get("table_count_matches_valid_rows", False)
+        exact = self.run.ok and check and valid == records and self.in_table == records
+        failed = ", ".join(self.run.run.failed_checks) or "none"
+        note = (
+            ""
+            if exact
+            else f"exit {self.run.returncode}, failed checks: {failed}, valid rows {valid}, "
+            f"{self.in_table:,} in the table"
+        )
+        return exact, note
+
+
+def import_month(
+    files: list[tuple[str, bytes]],
+    table: TableSettings,
+    proxy: CapacityProxy,
+    moto: LocalAws,
+    loaders: int,
+) -> Measured:
+    """Bootstrap through the proxy, upload, then run the real command and read the result."""
+    names = Names()
+    env = {
+        **LOCAL_ENV,
+        "AWS_ENDPOINT_URL": moto.endpoint,
+        "AWS_ENDPOINT_URL_DYNAMODB": proxy.endpoint,
+        "STATEMENT_BUCKET": names.bucket,
+        "STATEMENT_PREFIX": names.prefix,
+        "STATEMENT_QUEUE": names.queue,
+        "STATEMENT_TABLE": names.table,
+    }
+    with environment(env):
+        bootstrap_from_environment(names, table)
+        upload_files(names, MONTH, files)
+    proxy.reset_stats()
+    config = {"resources": {"import_tuning": {"config": {"loaders": loaders}}}}
+    run = measuring.materialize(MONTH, config, env)
+    if run.returncode != 0:
+        print("materialize failed:\n" + run.tail(), file=sys.stderr, flush=True)
+    stats = proxy.stats()
+    direct = clients.client("dynamodb", endpoint_url=moto.endpoint, **_local_credentials())
+    return Measured(
+        run=run,
+        write_s=stats.write_seconds,
+        write_calls=stats.write_calls,
+        throttled_share=stats.throttled_write_call_share,
+        items_accepted=stats.items_accepted,
+        units_accepted=stats.units_accepted,
+        key_units=dict(stats.key_units.get(names.table, {})),
+        in_table=count_month(direct, names.table, MONTH),
+    )
+
+
+def _local_credentials() -> dict[str, str]:
+    """The embedded local AWS's placeholder region and credentials, for a direct client."""
+    return {
+        "region_name": LOCAL_ENV["AWS_REGION"],
+        "aws_access_key_id": LOCAL_ENV["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": LOCAL_ENV["AWS_SECRET_ACCESS_KEY"],
+    }
+
+
+def run_case(case: Case, files: list[tuple[str, bytes]], writer: Measured) -> Result:
+    """Import the month through a capacity proxy shaped like the case's table."""
+    proxy_class = SpentAtFirstWrite if case.burst == "spent" else CapacityProxy
+    table = (
+        TableSettings()
+        if case.wcu is None
+        else TableSettings("PROVISIONED", case.wcu, case.wcu)  # RCU = WCU, as bootstrap does
+    )
+    # Spent: the burst starts full and is emptied at the first write (see the class).
+    with (
+        LocalAws(speedups=True) as moto,
+        proxy_class(moto.endpoint, k=case.k, burst="full") as proxy,
+    ):
+        m = import_month(files, table, proxy, moto, case.loaders)
+    for line in loader_lines(m):
+        print(line, flush=True)
+    exact, note = m.exactness(case.records)
+    if m.items_accepted != case.records:
+        note = (note + "; " if note else "") + f"{m.items_accepted:,} items accepted"
+    rate = writer.units_accepted / writer.write_s if writer.write_s else 0.0
+    items_rate = writer.items_accepted / writer.write_s if writer.write_s else 0.0
+    return Result(
+        case=case,
+        write_aws_s=m.write_s * case.k,
+        limit=cc.limit_of(case, m.key_units, rate),
+        throttled_share=m.throttled_share,
+        write_calls=m.write_calls,
+        items_accepted=m.items_accepted,
+        exact=exact,
+        exact_note=note,
+        planner_s=cc.planner_seconds(case, items_rate),
+        scheduling_s=measuring.metadata_float(m.run.run, "scheduled_statements", "seconds"),
+        wall_s=m.run.wall_s,
+        rate_cuts=_metadata_int(m, "rate_cuts"),
+        settled_ops=_metadata_int(m, "settled_ops"),
+        failure=note,
+    )
+
+
+def _metadata_int(m: Measured, name: str) -> int | None:
+    value = measuring.metadata_float(m.run.run, "loaded_statements", name)
+    return None if value is None else int(value)
+
+
+def loader_lines(m: Measured) -> list[str]:
+    """The loader ops' own summaries from the run's log (rate cuts, final rate, pacing)."""
+    found = LOADER_LINE.findall(m.run.output)
+    return [f"    {line.strip()}" for line in found]
+
+
+def measure_writer(files: list[tuple[str, bytes]], loaders: int, records: int) -> Measured:
+    """The loaders' own speed: the same import on an unlimited table (40,000 WCU, k=1,000)."""
+    with LocalAws(speedups=True) as moto, CapacityProxy(moto.endpoint, k=UNLIMITED_K) as proxy:
+        m = import_month(files, UNLIMITED, proxy, moto, loaders)
+    exact, note = m.exactness(records)
+    rate = m.items_accepted / m.write_s if m.write_s else 0.0
+    print(
+        f"  unlimited table, {loaders} loader(s), {records:,} statements: write phase "
+        f"{m.write_s:.1f} s, {rate:,.0f} items/s ({m.units_accepted / max(m.write_s, 1e-9):,.0f}"
+        f" units/s), {m.throttled_share:.1%} throttled, exact {exact} {note}",
+        flush=True,
+    )
+    return m
+
+
+def cases(
+    selected: Sequence[str], k: Mapping[str, float], grid_loaders: Sequence[int]
+) -> list[Case]:
+    """The selected cases, in the order they run."""
+    out: list[Case] = []
+    if "grid" in selected:
+        for wcu in (20, 80, 160):
+            for loaders in grid_loaders:
+                out.append(Case("grid", cc.SEED_RECORDS, wcu, "idle", loaders, k[str(wcu)]))
+    if "spent" in selected:
+        for wcu in (160, 80):
+            out.append(Case("spent", cc.SEED_RECORDS, wcu, "spent", 4, k[f"spent{wcu}"]))
+    if "ondemand" in selected:
+        out.append(Case("ondemand", cc.BIG_RECORDS, None, "idle", 4, k["ondemand"]))
+    if "uncompressed" in selected:
+        out.append(Case("uncompressed", cc.SEED_RECORDS, 160, "idle", 4, 1.0))
+    return out
+
+
+def parse_k(text: str) -> dict[str, float]:
+    """DEFAULT_K with `--k` overrides such as `20=10,spent80=4` applied."""
+    k = dict(DEFAULT_K)
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        if name not in k:
+            raise SystemExit(f"--k: unknown case {name!r} (one of {', '.join(k)})")
+        k[name] = float(value)
+    return k
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the selected cases; exit 1 if any misses a target."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", default=",".join(ALL_CASES), help="comma-separated subset")
+    parser.add_argument("--k", default="", help="compression overrides, e.g. 20=10,spent80=4")
+    parser.add_argument("--grid-loaders", default="1,2,4", help="loader counts of the grid")
+    parser.add_argument("--data-seed", type=int, default=None, help="sample data seed")
+    args = parser.parse_args(argv)
+    selected = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = set(selected) - set(ALL_CASES)
+    if unknown:
+        parser.error(f"unknown cases {sorted(unknown)}; choose from {', '.join(ALL_CASES)}")
+    todo = cases(selected, parse_k(args.k), [int(n) for n in args.grid_loaders.split(",")])
+    data_seed = args.data_seed if args.data_seed is not None else random.randrange(1 << 30)
+    print(
+        f"statement_pipeline capacity benchmark: {len(todo)} case(s), month {MONTH}, {FILES} "
+        f"messy files, sample data seed {data_seed}, {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    months: dict[int, list[tuple[str, bytes]]] = {}
+    writers: dict[tuple[int, int], Measured] = {}
+    results: list[Result] = []
+    started = time.monotonic()
+    for case in todo:
+        if case.records not in months:
+            months[case.records] = sample.write_month(
+                MONTH, case.records, FILES, seed=data_seed, quirks=True
+            )
+        files = months[case.records]
+        if (case.loaders, case.records) not in writers:
+            writers[case.loaders, case.records] = measure_writer(files, case.loaders, case.records)
+        result = run_case(case, files, writers[case.loaders, case.records])
+        print(cc.format_result(result), flush=True)
+        results.append(result)
+    report(results, writers, time.monotonic() - started)
+    return 0 if all(ok for r in results for _, ok in r.verdicts()) else 1
+
+
+def report(
+    results: list[Result], writers: Mapping[tuple[int, int], Measured], seconds: float
+) -> None:
+    """The loaders' own speeds, the table of cases and the verdicts."""
+    print()
+    print("the loaders' own speed (unlimited table: 40,000 WCU at k=1,000), measured seconds:")
+    for (loaders, records), m in sorted(writers.items()):
+        rate = m.items_accepted / m.write_s if m.write_s else 0.0
+        print(
+            f"  {loaders} loader(s), {records:>7,} statements: write {m.write_s:6.1f} s, "
+            f"{rate:>6,.0f} items/s, {m.throttled_share:.1%} of calls throttled"
+        )
+    print()
+    print("write s, limit s, plan s and seed s are AWS seconds (measured x k); sched s is real")
+    print(cc.HEADER)
+    for r in results:
+        print(cc.format_result(r))
+    print(f"seed's published scheduling: {cc.SEED_SCHEDULING}; 'set by LOADERS': the loaders'")
+    print("own speed on an unlimited table, not the table, sets the limit")
+    print()
+    print("verdicts (targets: write <= 1.25 x limit, <= 15% throttled, exact; d < 44 s):")
+    for line in cc.format_verdicts(results):
+        print(line)
+    print(f"\ncapacity benchmark took {seconds / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
