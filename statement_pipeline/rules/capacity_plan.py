@@ -1,6 +1,6 @@
 """Capacity planning for a month's import: how long the writes and the count check take.
 
-Pure arithmetic on DynamoDB's published rules (see ../shared-facts in the README):
+Pure arithmetic on DynamoDB's published rules (AWS DynamoDB developer guide):
 
 - a write costs one write unit per started KB of item size (developer guide: read/write
   capacity mode); a strongly consistent read one read unit per started 4 KB, half that
