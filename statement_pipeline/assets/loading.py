@@ -9,7 +9,7 @@ import dagster as dg
 from statement_pipeline.aws import loading
 from statement_pipeline.aws.queue_drainer import DrainSettings
 from statement_pipeline.aws.scheduling import ScheduledMonth
-from statement_pipeline.aws.table import describe_capacity, month_has_items
+from statement_pipeline.aws.table import describe_capacity
 from statement_pipeline.partitions import monthly_partitions
 from statement_pipeline.resources import (
     DynamoDBResource,
@@ -31,7 +31,6 @@ class LoaderTask:
     index: int
     month: ScheduledMonth
     plan: loading.LoadPlan
-    had_items_before: bool
     started: float
 
 
@@ -68,11 +67,10 @@ def start_loaders(
         pool_slots=pool_slots(context.instance),
         target_utilisation=import_tuning.target_utilisation,
     )
-    had_items = month_has_items(ddb, statement_table.table_name, scheduled.period)
     context.log.info(loading.describe_plan(plan))
     for index in range(plan.loader_ops):
         yield dg.DynamicOutput(
-            LoaderTask(index, scheduled, plan, had_items, started), mapping_key=f"loader_{index}"
+            LoaderTask(index, scheduled, plan, started), mapping_key=f"loader_{index}"
         )
 
 
@@ -127,7 +125,6 @@ def finish_load(
         task.month,
         results,
         plan=task.plan,
-        had_items_before=task.had_items_before,
         started=task.started,
     )
     context.log.info(loading.describe_loaded(loaded))

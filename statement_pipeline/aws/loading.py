@@ -250,7 +250,6 @@ def finish(
     results: Sequence[LoaderResult],
     *,
     plan: LoadPlan,
-    had_items_before: bool,
     started: float,
 ) -> LoadedMonth:
     """Converge the month: remove what no current file holds.
@@ -268,7 +267,7 @@ def finish(
     # Nothing written and nothing stale: the scheduler's read of the table already proved
     # every file current, and the count check proves the month again.
     proven = month.queued == 0 and month.stale_items == 0 and not month.conflict_digests
-    if (had_items_before or month.conflict_digests) and not proven:
+    if (month.had_items or month.conflict_digests) and not proven:
         conflicts = set(month.conflict_digests)
         current = 0
         stale: list[str] = []

@@ -231,6 +231,11 @@ class ScheduledMonth:
     stale_items: int = 0
 
     @property
+    def had_items(self) -> bool:
+        """Whether the table held items of the month when the scheduler read it."""
+        return self.stale_items > 0 or any(d.stored for d in self.decisions)
+
+    @property
     def queued_sources(self) -> dict[str, str]:
         """Key -> ETag of the files whose records this import enqueued."""
         written = {d.key for d in self.decisions if d.write}

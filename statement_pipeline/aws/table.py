@@ -233,16 +233,6 @@ def count_current(dynamodb: Any, table: str, period: str, sources: dict[str, str
     )
 
 
-def month_has_items(dynamodb: Any, table: str, period: str) -> bool:
-    """True if any item of the month exists (one key-only read per shard)."""
-
-    def read(shard: str) -> list[bool]:
-        kwargs = _shard_query(table, shard, ProjectionExpression="#p", Limit=1)
-        return [bool(dynamodb.query(**kwargs).get("Items"))]
-
-    return any(per_shard(period, read))
-
-
 @dataclass
 class DeleteResult:
     deleted: int = 0
