@@ -8,6 +8,12 @@ import dagster as dg
 import pytest
 
 from statement_pipeline.definitions import defs
+from statement_pipeline.freshness import (
+    DEFAULT_LOADED_BY_DAY,
+    LOADED_BY_DAY_VARIABLE,
+    loaded_by_day_from_env,
+    loaded_by_policy,
+)
 from statement_pipeline.partitions import monthly_partitions
 from statement_pipeline.schedules import closed_month, monthly_statement_schedule
 
@@ -60,3 +66,35 @@ def test_fires_early_on_the_first_of_each_month_in_utc() -> None:
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     minute, hour, day, month, weekday = str(schedule.cron_schedule).split()
     assert (minute, hour, day, month, weekday) == ("0", "3", "1", "*", "*")
+
+
+def _policy_of_loaded(definitions: dg.Definitions) -> dg.FreshnessPolicy | None:
+    return definitions.resolve_asset_graph().get(dg.AssetKey("loaded_statements")).freshness_policy
+
+
+def test_the_closed_month_is_overdue_unless_loaded_from_the_first_to_the_deadline_day(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(LOADED_BY_DAY_VARIABLE, raising=False)
+    # The window before each deadline tick opens at 00:00 UTC on the 1st.
+    assert _policy_of_loaded(defs()) == dg.FreshnessPolicy.cron(
+        deadline_cron="0 0 2 * *", lower_bound_delta=timedelta(days=1), timezone="UTC"
+    )
+    assert loaded_by_policy(DEFAULT_LOADED_BY_DAY) == _policy_of_loaded(defs())
+
+    monkeypatch.setenv(LOADED_BY_DAY_VARIABLE, "5")
+    assert _policy_of_loaded(defs()) == dg.FreshnessPolicy.cron(
+        deadline_cron="0 0 5 * *", lower_bound_delta=timedelta(days=4), timezone="UTC"
+    )
+    # Only the loading asset carries it: scheduling a month is not what the API waits for.
+    graph = defs().resolve_asset_graph()
+    assert graph.get(dg.AssetKey("scheduled_statements")).freshness_policy is None
+
+
+@pytest.mark.parametrize("value", ["1", "29", "soon", "-3"])
+def test_a_deadline_day_without_a_window_in_every_month_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv(LOADED_BY_DAY_VARIABLE, value)
+    with pytest.raises(ValueError, match="from 2 to 28"):
+        loaded_by_policy(loaded_by_day_from_env())

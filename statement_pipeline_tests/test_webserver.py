@@ -64,6 +64,11 @@ query Resources($selector: RepositorySelector!) {
   }
 }
 """
+FRESHNESS = """
+{ assetNodes(assetKeys: [{path: ["loaded_statements"]}]) {
+    internalFreshnessPolicy { ... on CronFreshnessPolicy { deadlineCron lowerBoundDeltaSeconds } }
+} }
+"""
 RUN_STATUS = """
 query Status($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }
 """
@@ -130,6 +135,12 @@ def test_make_dev_then_a_partition_launched_through_graphql(tmp_path: Path) -> N
         assert '"statements"' in shown["statement_table"]["table_name"]
         assert '"statement-records"' in shown["statement_queue"]["queue_name"]
         assert '"statements"' in shown["statement_files"]["bucket"]
+        # The asset page marks the closed month overdue after the 2nd (the default deadline).
+        (node,) = graphql(url, FRESHNESS)["assetNodes"]
+        assert node["internalFreshnessPolicy"] == {
+            "deadlineCron": "0 0 2 * *",
+            "lowerBoundDeltaSeconds": 86_400,
+        }
         with dg.DagsterInstance.from_config(str(home)) as instance:
             by_sensor = wait_for(
                 lambda: finished_runs(instance, month.period),
