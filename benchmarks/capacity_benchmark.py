@@ -213,8 +213,8 @@ def run_case(case: Case, files: list[tuple[str, bytes]], writer: Measured) -> Re
         planner_s=cc.planner_seconds(case, items_rate),
         scheduling_s=measuring.metadata_float(m.run.run, "scheduled_statements", "seconds"),
         wall_s=m.run.wall_s,
-        rate_cuts=_metadata_int(m, "rate_cuts"),
-        settled_ops=_metadata_int(m, "settled_ops"),
+        rate_cuts=_metadata_int(m, "loaders_rate_cuts"),
+        settled_ops=_metadata_int(m, "loaders_settled_ops"),
         failure=note,
     )
 

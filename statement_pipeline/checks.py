@@ -9,6 +9,7 @@ from pydantic import Field
 from statement_pipeline.assets.loading import loaded_statements
 from statement_pipeline.aws import month_checks as verify
 from statement_pipeline.aws.loading import LoadedMonth
+from statement_pipeline.metadata import rejects_metadata
 from statement_pipeline.partitions import monthly_partitions
 from statement_pipeline.resources import DynamoDBResource, SQSResource
 
@@ -82,6 +83,9 @@ def statement_checks(
         max_reject_rate=config.max_reject_rate,
     )
     for finding in findings:
+        metadata = dict(finding.metadata)
+        if finding.name == "no_rejected_rows":
+            metadata.update(rejects_metadata(loaded.reject_reasons, loaded.rejects_urls))
         yield dg.AssetCheckResult(
             check_name=finding.name,
             asset_key=_ASSET,
@@ -90,5 +94,5 @@ def statement_checks(
             if finding.severity == "WARN"
             else dg.AssetCheckSeverity.ERROR,
             description=finding.description,
-            metadata=finding.metadata,
+            metadata=metadata,
         )

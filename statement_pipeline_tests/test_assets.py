@@ -98,7 +98,7 @@ def test_a_month_is_imported_exactly_and_every_check_passes(
     assert scheduled["valid"].value == 300
     assert 1 <= scheduled["messages"].value <= 3
     loaded = result.asset_materializations_for_node("loaded_statements")[0].metadata
-    assert loaded["items_written"].value == 300
+    assert loaded["written_in_import"].value == 300
     assert loaded["records_per_second"].value > 0
 
 

@@ -99,11 +99,14 @@ def test_throttled_mid_month_the_table_ends_exact(model: CapacityProxy, tmp_path
     stats = model.stats()
     loaded = report.materializations["loaded_statements"]
     # botocore retries a call refused whole: the model may count one call more than we do.
-    assert 0 < loaded["throttled_calls"] <= stats.throttled_write_calls
+    assert 0 < loaded["loaders_throttled_calls"] <= stats.throttled_write_calls
+    # The month's own figure, read from its items: every refused attempt was counted on them.
+    assert loaded["throttled_writes"] >= loaded["loaders_throttled_calls"]
+    assert loaded["written_in_import"] == len(rows)
     # The throttled items were written on a later call: never lost, never doubled.
     assert stats.items_accepted == len(rows)
     # Settled at the provisioned rate once the burst was gone.
-    assert loaded["settled_ops"] == 1
+    assert loaded["loaders_settled_ops"] == 1
 
 
 @pytest.mark.parametrize("spent", [False, True], ids=["idle", "spent"])
@@ -124,10 +127,10 @@ def test_an_idle_table_lends_its_burst_a_spent_one_does_not(
         if spent:
             assert model.stats().throttled_write_calls > 0
             # The budget reacted: it cut its rate (and settles once it sees the WCU granted).
-            assert loaded["rate_cuts"] >= 1
+            assert loaded["loaders_rate_cuts"] >= 1
         else:
             assert model.stats().throttled_write_calls == 0
-            assert loaded["settled_ops"] == 0
+            assert loaded["loaders_settled_ops"] == 0
 
 
 @pytest.mark.capacity(k=0.25)
@@ -150,7 +153,7 @@ def test_a_month_under_one_key_value_follows_the_key_limit(
     assert list(table_keys) == [f"{MONTH}#00"]
     loaded = report.materializations["loaded_statements"]
     # Far below the table's rate, the budget followed the key; it did not settle there.
-    assert loaded["settled_ops"] == 0
+    assert loaded["loaders_settled_ops"] == 0
 
 
 @pytest.mark.capacity(burst="empty")
@@ -192,7 +195,7 @@ def test_the_planner_predicts_a_table_bound_import_within_15_percent(
 
         assert_month_exact(MONTH, rows)
         measured = proxy.stats().aws_write_seconds
-    units = report.materializations["loaded_statements"]["consumed_wcu_estimated"]
+    units = report.materializations["loaded_statements"]["consumed_wcu"]
     assert units == len(rows)
     plan = capacity_plan.plan_import(len(rows), Table(2, 2, "spent"), item_bytes=400)
     assert plan.write.seconds == pytest.approx(measured, rel=0.15)

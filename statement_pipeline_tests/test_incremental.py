@@ -63,7 +63,7 @@ def _written(report: RunReport) -> tuple[int, int, int]:
     """(items written, records enqueued, records skipped as current) of one run."""
     sched = report.materializations["scheduled_statements"]
     loaded = report.materializations["loaded_statements"]
-    return loaded["items_written"], sched["records_enqueued"], sched["records_skipped_current"]
+    return loaded["written_in_import"], sched["records_enqueued"], sched["records_skipped_current"]
 
 
 def _put(name: str, rows: list[tuple[str, ...]]) -> None:

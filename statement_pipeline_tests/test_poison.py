@@ -52,7 +52,7 @@ def test_poison_messages_are_moved_to_the_dlq_counted_and_never_block_the_run(
     assert report.success, report.failure
     assert_month_exact(MONTH, rows)
     loaded = report.materializations["loaded_statements"]
-    assert (loaded["poison"], loaded["superseded"]) == (3, 1)
+    assert (loaded["loaders_poison"], loaded["loaders_superseded"]) == (3, 1)
     drained = next(c for c in report.checks if c.name == "queue_drained")
     assert drained.metadata["poison_moved_this_run"] == 3
     assert drained.metadata["dlq_messages"] == 3

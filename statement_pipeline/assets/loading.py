@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from statement_pipeline.aws import loading
+from statement_pipeline.aws import load_report, loading
 from statement_pipeline.aws.queue_drainer import DrainSettings
 from statement_pipeline.aws.scheduling import ScheduledMonth
 from statement_pipeline.aws.table import describe_capacity
@@ -100,7 +100,7 @@ def load_statements(
         plan=task.plan,
         drain=drain_settings(import_tuning),
     )
-    context.log.info(loading.describe_result(task.index, result))
+    context.log.info(load_report.describe_result(task.index, result))
     for failure in result.stats.failures:
         context.log.warning(failure)
     return result
@@ -127,8 +127,12 @@ def finish_load(
         plan=task.plan,
         started=task.started,
     )
-    context.log.info(loading.describe_loaded(loaded))
-    return dg.Output(loaded, metadata=loading.loading_metadata(loaded))
+    context.log.info(load_report.describe_loaded(loaded))
+    metadata = {
+        **load_report.loading_metadata(loaded),
+        "loaders_by_month": dg.MetadataValue.md(load_report.loaders_by_month_markdown(loaded)),
+    }
+    return dg.Output(loaded, metadata=metadata)
 
 
 @dg.graph_asset(partitions_def=monthly_partitions, group_name="statements")

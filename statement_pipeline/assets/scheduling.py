@@ -9,6 +9,7 @@ import dagster as dg
 from statement_pipeline.aws import scheduling as core
 from statement_pipeline.aws.s3_files import list_month_files
 from statement_pipeline.aws.table import stored_versions
+from statement_pipeline.metadata import rejects_metadata
 from statement_pipeline.partitions import monthly_partitions
 from statement_pipeline.resources import (
     DynamoDBResource,
@@ -179,11 +180,17 @@ def summarize_scheduling(
     plan, decisions = tasks[0].plan, tasks[0].decisions
     started = min(t.group.started for t in tasks)
     summary = core.summarize(
-        plan, decisions, results, seconds=time.time() - started, stale_items=tasks[0].stale_items
+        plan,
+        decisions,
+        results,
+        started_at=started,
+        seconds=time.time() - started,
+        stale_items=tasks[0].stale_items,
     )
     metadata = {
         **core.scheduling_metadata(summary),
         "write_decisions": dg.MetadataValue.md(core.decisions_markdown(summary)),
+        **rejects_metadata(summary.reject_reasons, summary.rejects_urls),
     }
     return dg.Output(summary, metadata=metadata)
 

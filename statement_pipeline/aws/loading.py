@@ -24,11 +24,11 @@ from statement_pipeline.aws.table import (
     Capacity,
     count_current,
     delete_statements,
-    month_items,
+    month_records,
 )
 from statement_pipeline.rules import tally
 from statement_pipeline.rules.backoff import Backoff
-from statement_pipeline.rules.month_plan import id_digest
+from statement_pipeline.rules.month_figures import MonthFigures, month_figures
 from statement_pipeline.rules.write_budget import BudgetState, WriteBudget, per_op_share
 
 # What a new on-demand table sustains without throttling (developer guide, on-demand
@@ -194,21 +194,6 @@ def run_loader_op(
     return LoaderResult(stats, state, round(time.monotonic() - started, 3))
 
 
-def describe_result(index: int, r: LoaderResult) -> str:
-    s, b = r.stats, r.budget
-    rate = (
-        "unpaced"
-        if b.rate is None
-        else f"{b.rate:,.0f} units/s" + (" (settled)" if b.settled else "")
-    )
-    return (
-        f"loader op {index} ({s.workers} workers): {s.items} items from {s.messages} messages "
-        f"in {r.seconds:.1f}s ({s.calls} BatchWriteItem calls, {s.throttled_calls} throttled, "
-        f"{b.cuts} rate cuts, ended {rate}; {s.superseded} superseded, {s.poison} poison, "
-        f"{s.paced_seconds:.1f}s paced)"
-    )
-
-
 def ensure_current(sources: SourceVersions, month: ScheduledMonth) -> None:
     """Raise Superseded when a file of the month is no longer the version this run read."""
     sources.forget()
@@ -234,7 +219,13 @@ class LoadedMonth:
     seconds: float
     billing_mode: str
     write_capacity: int | None
+    # What this run's loaders did, for every month they served (the queue is shared).
     stats: LoadStats
+    # The month's own figures, read from its items: whichever loaders wrote them.
+    figures: MonthFigures = field(default_factory=MonthFigures)
+    # Carried from scheduling for the rejects check: reasons with counts, rejects objects.
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    rejects_urls: dict[str, str] = field(default_factory=dict)
     settled_ops: int = 0
     rate_cuts: int = 0
     failures: list[str] = field(default_factory=list)
@@ -252,41 +243,40 @@ def finish(
     plan: LoadPlan,
     started: float,
 ) -> LoadedMonth:
-    """Converge the month: remove what no current file holds.
+    """Read the month back: remove what no current file holds, prove the rest, measure it.
 
-    Stale items can only exist if the month had items before this run (an earlier version of
-    its files) or ids turned out conflicting; then the month is read, stale items deleted
-    and the current ones counted. Otherwise the loaders wrote into an empty month from a
-    queue they drained, and the blocking count check proves the result.
+    One strongly consistent read of the month's items gives the stale items to delete, the
+    current count, and the month's own import figures (`rules/month_figures.py`), whichever
+    run's loaders wrote them.
     """
     # Never remove items on behalf of files that a newer import has already replaced.
     ensure_current(SourceVersions(s3, bucket), month)
     stats = tally.total(LoadStats, (r.stats for r in results))
     removed = 0
     in_table: int | None = None
+    figures = MonthFigures()
     # Nothing written and nothing stale: the scheduler's read of the table already proved
     # every file current, and the count check proves the month again.
     proven = month.queued == 0 and month.stale_items == 0 and not month.conflict_digests
-    if (month.had_items or month.conflict_digests) and not proven:
-        conflicts = set(month.conflict_digests)
-        current = 0
-        stale: list[str] = []
-        for sid, key, etag in month_items(dynamodb, table, month.period):
-            if month.sources.get(key) != etag or id_digest(sid) in conflicts:
-                stale.append(sid)
-            else:
-                current += 1
-        if stale:
+    if not proven:
+        figures = month_figures(
+            month_records(dynamodb, table, month.period),
+            sources=month.sources,
+            conflicts=set(month.conflict_digests),
+            since=month.started_at,
+        )
+        if figures.stale_ids:
             deleted = delete_statements(
-                dynamodb_writes, table, month.period, stale, plan.budget(), Backoff()
+                dynamodb_writes, table, month.period, figures.stale_ids, plan.budget(), Backoff()
             )
             removed = deleted.deleted
             stats.bump(calls=deleted.calls)
-        in_table = current
-        if current != month.expected:
+        in_table = figures.current
+        if figures.current != month.expected:
             raise LoadIncomplete(
-                f"{month.period}: {current} current statements in the table after loading, "
-                f"expected {month.expected}; unwritten records stay in the queue or its DLQ"
+                f"{month.period}: {figures.current} current statements in the table after "
+                f"loading, expected {month.expected}; unwritten records stay in the queue or "
+                "its DLQ"
             )
     return LoadedMonth(
         period=month.period,
@@ -300,40 +290,10 @@ def finish(
         billing_mode=plan.billing_mode,
         write_capacity=plan.write_capacity,
         stats=stats,
+        figures=figures,
+        reject_reasons=dict(month.reject_reasons),
+        rejects_urls=dict(month.rejects_urls),
         settled_ops=sum(1 for r in results if r.budget.settled),
         rate_cuts=sum(r.budget.cuts for r in results),
         failures=list(stats.failures),
     )
-
-
-def describe_loaded(m: LoadedMonth) -> str:
-    s = m.stats
-    return (
-        f"{m.period}: {s.items} items written by {s.workers} loaders in {m.seconds:.1f}s, "
-        f"{s.throttled_calls} of {s.calls} write calls throttled, {m.stale_removed} stale items "
-        f"removed, {s.poison} poison messages moved to the DLQ, {s.superseded} superseded "
-        "messages skipped"
-    )
-
-
-def loading_metadata(m: LoadedMonth) -> dict[str, Any]:
-    s = m.stats
-    return {
-        **tally.as_metadata(s),
-        "items_written": s.items,
-        "api_calls": s.api_calls,
-        "expected": m.expected,
-        "stale_removed": m.stale_removed,
-        "seconds": m.seconds,
-        "records_per_second": round(s.items / m.seconds, 1) if m.seconds > 0 else 0.0,
-        "loaders": s.workers,
-        "throttled_call_share": round(s.throttled_calls / s.calls, 4) if s.calls else 0.0,
-        "rate_cuts": m.rate_cuts,
-        "settled_ops": m.settled_ops,
-        # moto and DynamoDB disagree on ReturnConsumedCapacity, so both are shown: the
-        # estimate comes from item sizes (1 unit per started KB), the other from the service.
-        "consumed_wcu_estimated": s.units_granted,
-        "consumed_wcu_reported": round(s.units_reported, 1),
-        "billing_mode": m.billing_mode,
-        "write_capacity": m.write_capacity if m.write_capacity is not None else 0,
-    }

@@ -12,14 +12,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from statement_pipeline.aws.queue import Depth, delete_messages, move_to_dlq, queue_depth
 from statement_pipeline.aws.s3_files import SourceVersions
 from statement_pipeline.aws.table import BatchWriter, WriteCounters
 from statement_pipeline.rules.backoff import Backoff
-from statement_pipeline.rules.items import to_item
+from statement_pipeline.rules.items import loaded_now, to_item
 from statement_pipeline.rules.messages import PoisonMessage, RecordBatch, decode
 
 log = logging.getLogger(__name__)
@@ -107,10 +106,16 @@ class LoadStats(WriteCounters):
     delete_calls: int = 0
     other_calls: int = 0
     failures: list[str] = field(default_factory=list)
+    # Items written per month: a run's loaders also write other months' records.
+    items_by_month: dict[str, int] = field(default_factory=dict)
 
     def fail(self, failure: str) -> None:
         with self._lock:
             self.failures.append(failure)
+
+    def wrote(self, period: str, items: int) -> None:
+        with self._lock:
+            self.items_by_month[period] = self.items_by_month.get(period, 0) + items
 
     @property
     def api_calls(self) -> int:
@@ -244,7 +249,7 @@ class Drainer:
             self._change_visibility(retry, self._settings.retry_visibility_seconds)
 
     def _write(self, batch: RecordBatch) -> int:
-        loaded_at = datetime.now(UTC).isoformat(timespec="seconds")
+        loaded_at = loaded_now()
         items = [
             to_item(
                 values,
@@ -255,7 +260,9 @@ class Drainer:
             )
             for line, values in batch.records
         ]
-        return len(self._writer.write(items))
+        unwritten = len(self._writer.write(items))
+        self.stats.wrote(batch.period, len(items) - unwritten)
+        return unwritten
 
     def _keep_hidden(self, remaining: list[dict[str, Any]], received_at: float) -> float:
         """Extend the visibility of messages not processed yet when half their time is gone."""

@@ -78,6 +78,7 @@ def plan_and_report(
             rejects = _with_raw(s3, bucket, month, key, plan, rejects)
         target = s3_layout.rejects_key(prefix, month, key)
         put_csv(s3, bucket, target, render_rejects(key, plan.headers[key], rejects))
+        plan.rejects_urls[key] = f"s3://{bucket}/{target}"
         # The plan is handed to the enqueue ops (and stored): it keeps no row values either.
         plan.rejects[key] = [replace(r, raw=()) for r in rejects]
         written.add(target)
@@ -220,10 +221,15 @@ class ScheduledMonth:
     duplicates: int
     conflict_digests: list[int]
     rejects_keys: list[str]
+    # Rejected rows per reason, and input file key -> S3 URL of its rejects object.
+    reject_reasons: dict[str, int]
+    rejects_urls: dict[str, str]
     messages: int
     send_calls: int
     retried_entries: int
     seconds: float
+    # When the import began (epoch seconds): items of the month stamped since were written by it.
+    started_at: float
     # Files written by this import (the rest the table already holds as current), and why.
     decisions: list[FileDecision]
     queued: int
@@ -246,6 +252,8 @@ def summarize(
     plan: MonthPlan,
     decisions: Sequence[FileDecision],
     results: Sequence[EnqueueResult],
+    *,
+    started_at: float,
     seconds: float,
     stale_items: int = 0,
 ) -> ScheduledMonth:
@@ -265,10 +273,13 @@ def summarize(
         duplicates=len(plan.duplicates),
         conflict_digests=list(plan.conflict_digests),
         rejects_keys=sorted(plan.rejects),
+        reject_reasons=plan.reject_reasons,
+        rejects_urls=dict(sorted(plan.rejects_urls.items())),
         messages=sent.messages,
         send_calls=sent.calls,
         retried_entries=sent.retried_entries,
         seconds=round(seconds, 3),
+        started_at=started_at,
         decisions=list(decisions),
         queued=queued,
         stale_items=stale_items,

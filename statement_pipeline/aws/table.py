@@ -19,14 +19,20 @@ from statement_pipeline.aws.clients import refused_whole
 from statement_pipeline.rules.backoff import Backoff
 from statement_pipeline.rules.items import (
     HASH_KEY,
+    LOADED_AT,
     RANGE_KEY,
     SOURCE_ETAG,
     SOURCE_KEY,
+    WRITE_ATTEMPTS,
     Item,
     item_size,
     key_of,
+    loaded_now,
+    mark_refused,
+    mark_sent,
     month_shards,
 )
+from statement_pipeline.rules.month_figures import StoredItem, timestamp
 from statement_pipeline.rules.month_plan import id_digest
 from statement_pipeline.rules.tally import Counters
 from statement_pipeline.rules.write_budget import WriteBudget, write_units
@@ -117,7 +123,9 @@ class BatchWriter:
         while pending:
             units = sum(write_units(item_size(i)) for i in pending)
             waited_from = self._budget.acquire(units)
+            mark_sent(pending, loaded_now())
             left, reported = self._send(pending, units)
+            mark_refused(left)
             refused = sum(write_units(item_size(i)) for i in left)
             self._budget.record(waited_from, units - refused, refused)
             self.counters.bump(
@@ -193,6 +201,29 @@ def read_month(
         return [item for page in _query_pages(dynamodb, kwargs) for item in page.get("Items", [])]
 
     return per_shard(period, read)
+
+
+def month_records(dynamodb: Any, table: str, period: str) -> Iterator[StoredItem]:
+    """Every stored item of a month as the import figures need it (whole items are read: the
+    write units they consumed follow from their size)."""
+
+    def read(shard: str) -> list[StoredItem]:
+        kwargs = _shard_query(table, shard)
+        return [_stored(item) for page in _query_pages(dynamodb, kwargs) for item in page["Items"]]
+
+    return per_shard(period, read)
+
+
+def _stored(item: dict[str, Any]) -> StoredItem:
+    loaded_at = item.get(LOADED_AT, {}).get("S")
+    return StoredItem(
+        statement_id=item[RANGE_KEY]["S"],
+        source_key=item.get(SOURCE_KEY, {}).get("S", ""),
+        source_etag=item.get(SOURCE_ETAG, {}).get("S", ""),
+        loaded_at=timestamp(loaded_at) if loaded_at else None,
+        write_attempts=int(item.get(WRITE_ATTEMPTS, {}).get("N", "1")),
+        write_units=write_units(item_size(item)),
+    )
 
 
 def month_items(dynamodb: Any, table: str, period: str) -> Iterator[tuple[str, str, str]]:

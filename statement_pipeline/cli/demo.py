@@ -47,8 +47,8 @@ def _row(label: str, value: object) -> str:
 def summary(report: RunReport, expected: int, wall: float) -> list[str]:
     sched = report.materializations.get("scheduled_statements", {})
     load = report.materializations.get("loaded_statements", {})
-    items = int(load.get("items_written", 0) or 0)
-    calls = int(sched.get("send_calls", 0) or 0) + int(load.get("api_calls", 0) or 0)
+    items = int(load.get("written_in_import", 0) or 0)
+    calls = int(sched.get("send_calls", 0) or 0) + int(load.get("loaders_api_calls", 0) or 0)
     lines = [
         "",
         "statement_pipeline demo: summary",
@@ -60,7 +60,8 @@ def summary(report: RunReport, expected: int, wall: float) -> list[str]:
         _row("scheduling seconds", sched.get("seconds", "-")),
         _row("items written", items),
         _row("loading seconds", load.get("seconds", "-")),
-        _row("loading records/second", load.get("records_per_second", "-")),
+        _row("write seconds (first to last)", load.get("write_seconds", "-")),
+        _row("records/second written", load.get("records_per_second", "-")),
         _row("API calls per 1,000 records", f"{1000 * calls / max(expected, 1):.1f}"),
         _row("whole run seconds", f"{wall:.1f}"),
         "",

@@ -1,4 +1,4 @@
-"""Capacity planning for a month's import: how long the writes and the count check take.
+"""Capacity planning for a month's import: how long the writes and the read-backs take.
 
 Pure arithmetic on DynamoDB's published rules (AWS DynamoDB developer guide):
 
@@ -159,8 +159,12 @@ class ImportPlan:
         return self.write.seconds + self.check_seconds
 
 
+# Whole-month reads of an import: the finish step's and the count check's.
+READ_BACKS = 2
+
+
 def check_seconds(read_units: float, table: Table) -> float:
-    """Seconds of the count check's read-back (per-shard queries in parallel)."""
+    """Seconds of the month's read-backs (per-shard queries in parallel)."""
     if table.on_demand:
         return read_units / table.read_ceiling
     rcu = float(table.rcu or 1)
@@ -201,8 +205,9 @@ def plan_import(
         raise ValueError("loader rate must be positive")
     per_item = write_units(size)
     units = records * per_item
-    # The count check reads every item back, strongly consistent (one unit per 4 KB read).
-    reads = records * size / READ_UNIT_BYTES
+    # Every item is read back twice, strongly consistent (one unit per 4 KB read): once when
+    # the load finishes (stale items, the month's own figures), once by the count check.
+    reads = READ_BACKS * records * size / READ_UNIT_BYTES
     one_key = Table(table.wcu, table.rcu, table.burst, keys_per_month=1)
     return ImportPlan(
         records=records,
@@ -254,8 +259,9 @@ def explain(p: ImportPlan, *, item_bytes_measured: bool) -> list[str]:
             f"{w.limited_by}) = {_duration(w.seconds)}"
         )
     lines.append(
-        f"count check     {p.records:,} x {p.item_bytes} bytes / 4 KB = {p.read_units:,.0f} "
-        f"read units (strongly consistent): {_duration(p.check_seconds)}"
+        f"read-backs      {READ_BACKS} x {p.records:,} x {p.item_bytes} bytes / 4 KB = "
+        f"{p.read_units:,.0f} read units (strongly consistent; the finish step and the count "
+        f"check): {_duration(p.check_seconds)}"
     )
     lines.append(f"import          {_duration(p.seconds)} of table time")
     lines.append(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from statement_pipeline.rules.csv_records import COLUMNS, NUMBER_COLUMNS
@@ -26,7 +27,11 @@ SHARDS = 32
 SOURCE_KEY = "source_key"
 SOURCE_ETAG = "source_etag"
 SOURCE_LINE = "source_line"
+# When the write that stored the item was sent, and how many attempts it took (each attempt
+# after the first follows a refusal by a throttling table): a month's own import figures are
+# read from these (rules/month_figures.py), whichever loaders wrote it.
 LOADED_AT = "loaded_at"
+WRITE_ATTEMPTS = "write_attempts"
 
 _KINDS = tuple("N" if name in NUMBER_COLUMNS else "S" for name in COLUMNS)
 _PERIOD_INDEX = COLUMNS.index(PERIOD)
@@ -47,7 +52,26 @@ def to_item(
     item[SOURCE_ETAG] = {"S": source_etag}
     item[SOURCE_LINE] = {"N": str(line)}
     item[LOADED_AT] = {"S": loaded_at}
+    item[WRITE_ATTEMPTS] = {"N": "1"}
     return item
+
+
+def loaded_now() -> str:
+    """A `loaded_at` value for a write sent now: UTC, to the millisecond."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def mark_sent(items: Iterable[Item], loaded_at: str) -> None:
+    """Stamp items with the time of the write that is about to carry them."""
+    for item in items:
+        item[LOADED_AT] = {"S": loaded_at}
+
+
+def mark_refused(items: Iterable[Item]) -> None:
+    """Count one more attempt on items the table refused: their next write carries it."""
+    for item in items:
+        attempts = int(item.get(WRITE_ATTEMPTS, {}).get("N", "1"))
+        item[WRITE_ATTEMPTS] = {"N": str(attempts + 1)}
 
 
 def shard_of(statement_id: str) -> int:

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -115,10 +116,18 @@ class MonthPlan:
     expected: int
     headers: dict[str, list[str]] = field(default_factory=dict)
     extra_columns: dict[str, list[str]] = field(default_factory=dict)
+    # Input file key -> URL of the rejects object written for it (set once it is written).
+    rejects_urls: dict[str, str] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
         return sum(len(r) for r in self.rejects.values())
+
+    @property
+    def reject_reasons(self) -> dict[str, int]:
+        """Rejected rows per reason, most frequent first (reasons name rules, never values)."""
+        counts = Counter(r.reason for rejects in self.rejects.values() for r in rejects)
+        return dict(counts.most_common())
 
     @property
     def sources(self) -> dict[str, str]:
