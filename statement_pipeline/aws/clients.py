@@ -11,9 +11,12 @@ batch loops only re-send entries a successful response reports as failed.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
@@ -58,6 +61,25 @@ def client_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Config:
     )
 
 
+# Service models (JSON files of several MB) parsed once per process, not once per client: a
+# month's import makes a few dozen clients, and parsing their models was most of its CPU time.
+# Each client still gets a session of its own, so credentials and settings are read from the
+# environment when the client is made.
+_MODELS = botocore.loaders.create_loader()
+_MODELS_LOCK = threading.Lock()
+
+
+def _session(profile_name: str | None) -> boto3.session.Session:
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _MODELS)
+    with _MODELS_LOCK:
+        session = boto3.session.Session(botocore_session=core, profile_name=profile_name)
+        # boto3 appends its own data folder to the loader's search path for every session.
+        paths = _MODELS.search_paths
+        paths[:] = list(dict.fromkeys(paths))
+    return session
+
+
 def client(
     service: str,
     *,
@@ -70,7 +92,7 @@ def client(
     AWS_ENDPOINT_URL(_<SERVICE>) point it at an emulator; `overrides` are boto3 client
     arguments (region_name, endpoint_url, credentials, use_ssl, verify) that are set.
     """
-    session = boto3.session.Session(profile_name=profile_name)
+    session = _session(profile_name)
     kwargs = {key: value for key, value in overrides.items() if value is not None}
     kwargs.setdefault("region_name", region())
     return session.client(service, config=client_config(max_attempts), **kwargs)
