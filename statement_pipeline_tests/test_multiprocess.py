@@ -22,7 +22,13 @@ def test_four_loader_processes_load_the_month_exactly(moto_endpoint: str, tmp_pa
     run_config = scenarios.merge(
         # The documented scale-out settings: one loader per op, one process per op.
         tuning_run_config(loaders=4, loader_ops=4),
-        {"execution": {"config": {"multiprocess": {"max_concurrent": 4}}}},
+        {
+            "execution": {
+                "config": {
+                    "multiprocess": {"max_concurrent": 4, "start_method": {"forkserver": {}}}
+                }
+            }
+        },
     )
 
     home = tmp_path / "dagster"
