@@ -129,3 +129,14 @@ def describe_runs(instance: dg.DagsterInstance) -> str:
                 if record.is_dagster_event and record.dagster_event.is_failure:
                     lines.append(f"  {record.dagster_event.message}")
     return "\n".join(lines)
+
+
+def loaded_metadata(instance: dg.DagsterInstance, month: str) -> dict[str, object]:
+    """The metadata of a month's latest `loaded_statements` materialization."""
+    result = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("loaded_statements"), asset_partitions=[month]),
+        limit=1,
+    )
+    mat = result.records[0].asset_materialization
+    assert mat is not None
+    return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}

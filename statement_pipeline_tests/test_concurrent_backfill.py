@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from statement_pipeline_tests.processes import loaded_metadata
 from statement_pipeline_tests.scenarios import (
     assert_month_exact,
     put_files,
@@ -20,16 +21,6 @@ from statement_samples import generate_rows, write_month
 
 MONTHS = ["2024-01", "2024-02", "2024-03"]
 ROWS = [240, 360, 480]
-
-
-def _loaded_metadata(instance: dg.DagsterInstance, month: str) -> dict[str, object]:
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("loaded_statements"), asset_partitions=[month]),
-        limit=1,
-    ).records
-    mat = records[0].asset_materialization
-    assert mat is not None
-    return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
 
 
 def test_months_imported_concurrently_are_each_exact_and_report_their_own_writes(
@@ -59,7 +50,7 @@ def test_months_imported_concurrently_are_each_exact_and_report_their_own_writes
 
     # Each month's figures are its own, whichever run's loaders wrote its records.
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        figures = {month: _loaded_metadata(instance, month) for month in MONTHS}
+        figures = {month: loaded_metadata(instance, month) for month in MONTHS}
     for month, rows in zip(MONTHS, ROWS, strict=True):
         loaded = figures[month]
         assert loaded["written_in_import"] == rows, (month, loaded)
