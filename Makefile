@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/statement-pipeline demo
 
+# DEV_ARGS passes options on, e.g. make dev DEV_ARGS="--port 3001 --months 1".
 dev: $(STAMP)
-	$(BIN)/statement-pipeline dev
+	$(BIN)/statement-pipeline dev $(DEV_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
