@@ -105,10 +105,10 @@ def env_file_text(env: dict[str, str]) -> str:
 
 
 # Seconds `dg dev` gets to stop its webserver, daemon and code servers after the SIGINT, and
-# then whatever of its process group is left gets after a SIGTERM, before a SIGKILL: within
-# the 15 s a process manager allows between SIGTERM and SIGKILL.
-STOP_GRACE = 8.0
-LEFTOVER_GRACE = 3.0
+# then what is left of its process group after a SIGTERM, before a SIGKILL: at most 9 s in
+# all, so that a stop ends everything within 15 s even on a busy machine.
+STOP_GRACE = 6.0
+LEFTOVER_GRACE = 1.5
 
 
 def run(args: argparse.Namespace) -> int:
@@ -213,7 +213,8 @@ def _run_dg_dev(host: str, port: int, home: Path, root: Path) -> int:
         return proc.wait()
     except KeyboardInterrupt:
         # SIGINT is the stop `dg dev` handles: it shuts down its webserver, daemon and code
-        # servers. Being in its own group, it never saw the terminal's Ctrl-C either.
+        # servers (being in its own group, it never saw a terminal's Ctrl-C). Only to dg dev:
+        # code servers interrupted at the same time answer its shutdown call late.
         proc.send_signal(signal.SIGINT)
         try:
             return proc.wait(timeout=STOP_GRACE)
