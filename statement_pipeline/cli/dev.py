@@ -202,10 +202,15 @@ def _run_dg_dev(host: str, port: int, home: Path, root: Path) -> int:
     # Its own process group holds everything it starts (webserver, daemon, code servers, run
     # workers), so nothing of it outlives this command; no terminal input, which a background
     # group could not read.
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    if sys.prefix != sys.base_prefix:
+        # The environment dg runs in, as if activated: `make dev` runs .venv/bin/... without
+        # activating it, and dg would warn that the project's .venv is not the active one.
+        env["VIRTUAL_ENV"] = sys.prefix
     proc = subprocess.Popen(
         dg_dev_command(host, port),
         cwd=root,
-        env={**os.environ, "DAGSTER_HOME": str(home)},
+        env=env,
         stdin=subprocess.DEVNULL,
         process_group=0,
     )
