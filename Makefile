@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo dev test lint format bench clean
+.PHONY: demo dev test lint format bench screenshot clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/statement-pipeline demo
 
+# DEV_ARGS passes options on, e.g. make dev DEV_ARGS="--port 3001 --months 1".
 dev: $(STAMP)
-	$(BIN)/statement-pipeline dev
+	$(BIN)/statement-pipeline dev $(DEV_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -38,6 +39,11 @@ format: $(STAMP)
 bench: $(STAMP)
 	rc=0; $(BIN)/python benchmarks/import_benchmark.py || rc=1; \
 	$(BIN)/python benchmarks/capacity_benchmark.py || rc=1; exit $$rc
+
+# docs/asset-page.png: the browser test's screenshot of an imported month's asset page.
+screenshot: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:xdist statement_pipeline_tests/test_browser.py \
+		--screenshot-to docs/asset-page.png
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .dagster_home

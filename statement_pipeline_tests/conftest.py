@@ -54,3 +54,11 @@ def moto_endpoint(local_aws_server: LocalAws, monkeypatch: pytest.MonkeyPatch) -
     local_aws_server.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL", local_aws_server.endpoint)
     return local_aws_server.endpoint
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshot-to",
+        default=None,
+        help="also save the browser test's screenshot of the asset page here (make screenshot)",
+    )

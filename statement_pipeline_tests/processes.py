@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -51,6 +54,12 @@ class Background:
                 start_new_session=True,
             )
         return self
+
+    @property
+    def pid(self) -> int:
+        """The command's process id (also its process group and session id)."""
+        assert self._proc is not None, "not started"
+        return self._proc.pid
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -140,3 +149,27 @@ def loaded_metadata(instance: dg.DagsterInstance, month: str) -> dict[str, objec
     mat = result.records[0].asset_materialization
     assert mat is not None
     return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+
+
+def ui_locations(url: str) -> list[str] | None:
+    """Code locations the Dagster UI at `url` has loaded; None while it does not answer."""
+    query = (
+        "{ workspaceOrError { ... on Workspace { locationEntries "
+        "{ name locationOrLoadError { __typename } } } } }"
+    )
+    body = json.dumps({"query": query}).encode()
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        f"{url}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
+            payload = json.loads(response.read())
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+    workspace = (payload.get("data") or {}).get("workspaceOrError") or {}
+    loaded = [
+        entry["name"]
+        for entry in workspace.get("locationEntries", [])
+        if (entry.get("locationOrLoadError") or {}).get("__typename") == "RepositoryLocation"
+    ]
+    return loaded or None

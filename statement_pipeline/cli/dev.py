@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,7 +104,33 @@ def env_file_text(env: dict[str, str]) -> str:
     return "".join(f"export {key}={value}\n" for key, value in sorted(env.items()))
 
 
+# Seconds `dg dev` gets to stop its webserver, daemon and code servers after the SIGINT, and
+# then what is left of its process group after a SIGTERM, before a SIGKILL: at most 9 s in
+# all, so that a stop ends everything within 15 s even on a busy machine.
+STOP_GRACE = 6.0
+LEFTOVER_GRACE = 1.5
+
+
 def run(args: argparse.Namespace) -> int:
+    # SIGTERM and SIGHUP unwind like Ctrl-C from the first line on, so that a stop during the
+    # setup still stops the local AWS. SIGINT raises even where the shell that started us
+    # ignores it (a background job): Dagster stops its own processes on SIGINT.
+    handlers = {
+        signal.SIGTERM: _raise_terminated,
+        signal.SIGHUP: _raise_terminated,
+        signal.SIGINT: signal.default_int_handler,
+    }
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    try:
+        return _run(args)
+    except _Terminated:
+        return 128 + signal.SIGTERM
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(args: argparse.Namespace) -> int:
     from statement_pipeline.aws.bootstrap import bootstrap_from_environment
     from statement_pipeline.aws.s3_files import upload_files
     from statement_pipeline.local_aws.environment import local_aws_env
@@ -117,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
     if aws_port is None:
         aws_port = DEFAULT_PORT if port_is_free("127.0.0.1", DEFAULT_PORT) else free_port()
     home = Path(args.home).resolve()
-    prepare_home(home, find_dagster_config(Path.cwd()))
+    config = find_dagster_config(Path.cwd())
+    prepare_home(home, config)
     names = Names.from_env()
     now = datetime.now(UTC)
     with local_aws_env(aws_port) as server:
@@ -142,7 +170,17 @@ def run(args: argparse.Namespace) -> int:
             f"{os.path.relpath(drop)} --month {drop_month}\n",
             flush=True,
         )
-        return _run_dagster_dev(args.host, args.port, home)
+        return _run_dg_dev(args.host, args.port, home, project_root(config))
+
+
+def project_root(config: Path) -> Path:
+    """The checkout holding dev/dagster.yaml: its pyproject.toml says where `dg` finds the code."""
+    return config.resolve().parents[len(DAGSTER_CONFIG.parts) - 1]
+
+
+def dg_dev_command(host: str, port: int) -> list[str]:
+    """`dg dev` for the project in the working directory (`[tool.dg]` in its pyproject.toml)."""
+    return [sys.executable, "-m", "dagster_dg_cli.cli", "dev", "-h", host, "-p", str(port)]
 
 
 def _cli_path() -> str:
@@ -152,38 +190,63 @@ def _cli_path() -> str:
 
 
 class _Terminated(KeyboardInterrupt):
-    """SIGTERM, unwound like Ctrl-C so that `dagster dev` and the local AWS are stopped."""
+    """SIGTERM or SIGHUP, unwound like Ctrl-C so that `dg dev` and the local AWS are stopped."""
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
     raise _Terminated
 
 
-def _run_dagster_dev(host: str, port: int, home: Path) -> int:
-    """`dagster dev` in the foreground until it exits, Ctrl-C or SIGTERM; then shut it down."""
-    command = [sys.executable, "-m", "dagster", "dev", "-m", "statement_pipeline"]
-    command += ["-h", host, "-p", str(port)]
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    proc = subprocess.Popen(command, env={**os.environ, "DAGSTER_HOME": str(home)})
+def _run_dg_dev(host: str, port: int, home: Path, root: Path) -> int:
+    """`dg dev` in the foreground until it exits, Ctrl-C, SIGTERM or SIGHUP; then stop it all."""
+    # Its own process group holds everything it starts (webserver, daemon, code servers, run
+    # workers), so nothing of it outlives this command; no terminal input, which a background
+    # group could not read.
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    if sys.prefix != sys.base_prefix:
+        # The environment dg runs in, as if activated: `make dev` runs .venv/bin/... without
+        # activating it, and dg would warn that the project's .venv is not the active one.
+        env["VIRTUAL_ENV"] = sys.prefix
+    proc = subprocess.Popen(
+        dg_dev_command(host, port),
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        process_group=0,
+    )
     try:
         return proc.wait()
-    except KeyboardInterrupt as interrupt:
-        # Ctrl-C in the terminal reached `dagster dev` too; a SIGTERM sent to us alone did not.
-        if isinstance(interrupt, _Terminated):
-            proc.send_signal(signal.SIGINT)
+    except KeyboardInterrupt:
+        # SIGINT is the stop `dg dev` handles: it shuts down its webserver, daemon and code
+        # servers (being in its own group, it never saw a terminal's Ctrl-C). Only to dg dev:
+        # code servers interrupted at the same time answer its shutdown call late.
+        proc.send_signal(signal.SIGINT)
         try:
-            return proc.wait(timeout=30)
+            return proc.wait(timeout=STOP_GRACE)
         except subprocess.TimeoutExpired:
             proc.kill()
             return proc.wait()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        end_process_group(proc.pid, LEFTOVER_GRACE)
+
+
+def end_process_group(pgid: int, grace: float) -> None:
+    """SIGTERM what is left of a process group, then SIGKILL it after `grace` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        deadline = time.monotonic() + grace
+        try:
+            os.killpg(pgid, sig)
+            while time.monotonic() < deadline:
+                time.sleep(0.1)
+                os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "dev",
-        help="local AWS with sample months, then the Dagster UI (`dagster dev`) with the sensor on",
+        help="local AWS with sample months, then the Dagster UI (`dg dev`) with the sensor on",
     )
     p.add_argument("--host", default="127.0.0.1", help="Dagster UI host")
     p.add_argument("--port", type=int, default=3000, help="Dagster UI port")
