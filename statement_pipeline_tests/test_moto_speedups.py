@@ -10,6 +10,8 @@ from typing import Any
 import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb import responses as dynamodb_responses
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.sqs import models as sqs_models
 from moto.sqs.models import SQSBackend, sqs_backends
@@ -27,6 +29,8 @@ def _undo_after_test(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SQSBackend, "is_message_valid_based_on_retention_period", check)
     for name in ("unix_time", "unix_time_millis"):
         monkeypatch.setattr(sqs_models, name, getattr(sqs_models, name))
+    monkeypatch.setattr(dynamodb_responses, "dynamo_to_dict", dynamodb_responses.dynamo_to_dict)
+    monkeypatch.setattr(dynamodb_responses, "DynamoResult", dynamodb_responses.DynamoResult)
 
 
 @pytest.fixture
@@ -34,7 +38,7 @@ def queries(aws: None, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     """Run one request with moto's Query and with ours; both answers are returned."""
     _undo_after_test(monkeypatch)
     stock = Table.query
-    assert moto_speedups.install() == ["query", "retention", "clock"]
+    assert moto_speedups.install() == ["query", "retention", "clock", "responses"]
     fast = Table.query
     assert fast is not stock
 
@@ -233,7 +237,7 @@ def test_install_leaves_an_unknown_moto_alone(monkeypatch: pytest.MonkeyPatch) -
         raise AssertionError("not called")
 
     monkeypatch.setattr(Table, "query", query)
-    assert moto_speedups.install() == ["retention", "clock"]
+    assert moto_speedups.install() == ["retention", "clock", "responses"]
     assert Table.query is query
 
 
@@ -250,3 +254,87 @@ def test_sqs_clock_reads_the_same_instant(monkeypatch: pytest.MonkeyPatch) -> No
     assert before - 0.001 <= now <= after + 0.001
     assert sqs_models.unix_time(a_date) == expected
     assert sqs_models.unix_time_millis(a_date) == expected * 1000.0
+
+
+def test_responses_are_converted_exactly_as_moto_converts_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _undo_after_test(monkeypatch)
+    stock = dynamodb_responses.dynamo_to_dict
+    assert "responses" in moto_speedups.install()
+    fast = dynamodb_responses.dynamo_to_dict
+    assert fast is not stock
+    attrs = {
+        "statement_id": {"S": "s-1"},
+        "closing_balance": {"N": "-12.3400"},
+        "flags": {"SS": ["a", "b"]},
+        "counts": {"NS": ["1", "2"]},
+        "ok": {"BOOL": True},
+        "none": {"NULL": True},
+        "nested": {"M": {"x": {"L": [{"S": "y"}, {"N": "1"}]}}},
+        "blob": {"B": "aGVsbG8="},
+    }
+    item = {name: DynamoType(value) for name, value in attrs.items()}
+    result = {
+        "Items": [item, item],
+        "Count": 2,
+        "ScannedCount": 2,
+        "LastEvaluatedKey": {"statement_id": DynamoType({"S": "s-1"})},
+        "ConsumedCapacity": {"TableName": "t", "CapacityUnits": 1.5},
+        "when": datetime.datetime(2026, 11, 30, tzinfo=datetime.UTC),
+    }
+    assert fast(result) == stock(result)
+    # Not the same objects: a converted list must not alias the stored item's value.
+    assert fast(item)["flags"]["SS"] is not item["flags"].value
+
+
+def test_item_pages_answer_exactly_what_moto_answers(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Query and Scan through a client, with moto's serializer and with json.dumps."""
+    _undo_after_test(monkeypatch)
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    _table(ddb, "t", "S")
+    rng = random.Random("pages")
+    for number in range(40):
+        item = _item(rng, rng.choice("pq"), f"s{number:03d}", "S")
+        item["tags"] = {"SS": ["x", "y"]}
+        item["nested"] = {"M": {"a": {"L": [{"N": "1"}, {"BOOL": False}, {"NULL": True}]}}}
+        if number % 7 == 0:
+            item["blob"] = {"B": bytes([number, 0, 255])}
+        ddb.put_item(TableName="t", Item=item)
+    calls = [
+        lambda: ddb.query(
+            TableName="t",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "p"}},
+            ReturnConsumedCapacity="TOTAL",
+        ),
+        lambda: ddb.query(
+            TableName="t",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "q"}},
+            ProjectionExpression="pk, sk, tags",
+            Limit=5,
+        ),
+        lambda: ddb.scan(TableName="t", Limit=7),
+        lambda: ddb.query(
+            TableName="t",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "none"}},
+        ),
+    ]
+
+    def answers() -> list[dict[str, Any]]:
+        out = []
+        for call in calls:
+            page = call()
+            page.pop("ResponseMetadata", None)
+            out.append(page)
+        return out
+
+    expected = answers()
+    assert "responses" in moto_speedups.install()
+    assert getattr(dynamodb_responses.DynamoResult, "_statement_pipeline_speedup", False)
+    assert answers() == expected
+    assert any("blob" in item for page in expected for item in page.get("Items", []))
