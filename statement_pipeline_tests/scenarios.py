@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.bootstrap import TableSettings, bootstrap_from_environment
@@ -19,6 +20,12 @@ from statement_pipeline.aws.queue_drainer import Drainer, DrainSettings, LoadSta
 from statement_pipeline.aws.s3_files import SourceVersions, upload_files
 from statement_pipeline.aws.table import BatchWriter
 from statement_pipeline.cli.job_runner import RunReport, run_import
+from statement_pipeline.resources import (
+    DynamoDBResource,
+    ImportTuning,
+    SQSResource,
+    StatementFilesResource,
+)
 from statement_pipeline.rules.backoff import Backoff
 from statement_pipeline.rules.csv_records import COLUMNS, NUMBER_COLUMNS
 from statement_pipeline.rules.items import (
@@ -235,3 +242,15 @@ def run_cli(
         timeout=CLI_TIMEOUT,
         check=False,
     )
+
+
+def resources(**tuning: Any) -> dict[str, object]:
+    """The definitions' resources with their defaults, for `dg.materialize` against moto."""
+    s3 = S3Resource()
+    return {
+        "s3": s3,
+        "statement_files": StatementFilesResource(s3=s3),
+        "statement_queue": SQSResource(),
+        "statement_table": DynamoDBResource(),
+        "import_tuning": ImportTuning(**tuning),
+    }

@@ -5,16 +5,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_aws.s3 import S3Resource
 
 from statement_pipeline.assets import loaded_statements, scheduled_statements
 from statement_pipeline.aws import clients
 from statement_pipeline.checks import RejectRateConfig, statement_checks
 from statement_pipeline.resources import (
     DynamoDBResource,
-    ImportTuning,
     SQSResource,
-    StatementFilesResource,
 )
 from statement_pipeline.rules.csv_records import COLUMNS, Record, StatementReader
 from statement_pipeline.rules.items import key_of
@@ -25,22 +22,11 @@ MONTH = "2026-10"
 ASSETS = [scheduled_statements, loaded_statements, statement_checks]
 
 
-def _resources() -> dict[str, object]:
-    s3 = S3Resource()
-    return {
-        "s3": s3,
-        "statement_files": StatementFilesResource(s3=s3),
-        "statement_queue": SQSResource(),
-        "statement_table": DynamoDBResource(),
-        "import_tuning": ImportTuning(),
-    }
-
-
 def _materialize(instance: dg.DagsterInstance, **kw: object) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         ASSETS,
         partition_key=MONTH,
-        resources=_resources(),
+        resources=scenarios.resources(),
         instance=instance,
         raise_on_error=False,
         **kw,

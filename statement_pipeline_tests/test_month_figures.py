@@ -4,17 +4,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_aws.s3 import S3Resource
 
 from statement_pipeline.assets import loaded_statements, scheduled_statements
 from statement_pipeline.aws.table import BatchWriter
 from statement_pipeline.checks import statement_checks
-from statement_pipeline.resources import (
-    DynamoDBResource,
-    ImportTuning,
-    SQSResource,
-    StatementFilesResource,
-)
 from statement_pipeline.rules.backoff import Backoff
 from statement_pipeline.rules.items import LOADED_AT, WRITE_ATTEMPTS, mark_refused, to_item
 from statement_pipeline.rules.month_figures import StoredItem, month_figures, timestamp
@@ -104,17 +97,6 @@ def test_a_refused_write_is_counted_on_the_item_and_stamped_at_the_write_that_st
     assert {i[WRITE_ATTEMPTS]["N"] for i in second} == {"3"}
 
 
-def _resources() -> dict[str, object]:
-    s3 = S3Resource()
-    return {
-        "s3": s3,
-        "statement_files": StatementFilesResource(s3=s3),
-        "statement_queue": SQSResource(),
-        "statement_table": DynamoDBResource(),
-        "import_tuning": ImportTuning(records_per_message=40),
-    }
-
-
 def test_each_month_reports_its_own_writes_when_another_runs_loaders_wrote_them(
     moto_endpoint: str, tmp_path: Path
 ) -> None:
@@ -133,7 +115,7 @@ def test_each_month_reports_its_own_writes_when_another_runs_loaders_wrote_them(
             result = dg.materialize(
                 everything,
                 partition_key=month,
-                resources=_resources(),
+                resources=scenarios.resources(records_per_message=40),
                 instance=instance,
                 selection=selection,
             )
