@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo dev test lint format bench clean
+.PHONY: demo dev prod-local test lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ demo: $(STAMP)
 
 dev: $(STAMP)
 	$(BIN)/statement-pipeline dev
+
+# Postgres instance, Redis, two Celery workers, daemon, webserver and local AWS (docs/deploy.md);
+# needs the system's postgresql and redis-server packages, and says so if they are missing.
+prod-local: $(STAMP)
+	$(BIN)/statement-pipeline prod-local
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -40,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/capacity_benchmark.py || rc=1; exit $$rc
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .dagster_home
+	rm -rf $(VENV) .pytest_cache .ruff_cache .dagster_home .prod_local
