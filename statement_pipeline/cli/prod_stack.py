@@ -153,6 +153,20 @@ class ProdStack:
             f"    broker: {self.redis.url(0)}\n    backend: {self.redis.url(1)}\n"
         )
 
+    def _create_schema(self) -> None:
+        """Create Dagster's tables once, before any process opens the instance.
+
+        Processes that open a fresh database at the same moment all try to create the tables
+        and collide (UniqueViolation on pg_type): the workers, daemon and CLI calls did.
+        """
+        subprocess.run(
+            [str(BIN / "dagster"), "instance", "migrate"],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
     def _service(self, name: str, command: Sequence[str]) -> Service:
         service = Service(name, command, self.env, self.logs / f"{name}.log").start()
         self.services[name] = service
@@ -180,6 +194,7 @@ class ProdStack:
             self.postgres = self._stack.enter_context(Postgres(self.logs))
             self.redis = self._stack.enter_context(Redis(self.logs))
             self._prepare()
+            self._create_schema()
             for name in WORKERS:
                 self._service(name, self.worker_command(name))
             if self.before_daemon is not None:
