@@ -140,6 +140,13 @@ def test_a_three_month_backfill_spreads_loaders_over_both_workers_and_shares_the
 
     for seed, (month, records) in enumerate(months.items()):
         scenarios.assert_month_exact(month, sample.generate_rows(month, records, seed=seed))
+    # What the run measured (shown with `pytest -rP`).
+    print(
+        f"{len(runs)} runs; {len(outputs)} loader ops in {len(pids)} processes "
+        f"{sorted(pids)} of workers {sorted(set(workers))}; items per op "
+        f"{[meta['items_written'] for meta in outputs]}; at most {max_overlap(intervals)} "
+        "writing at once"
+    )
     queue, dlq = scenarios.queue_urls()
     assert (scenarios.queue_depth(queue), scenarios.queue_depth(dlq)) == (0, 0)
     # Op outputs went to S3, not to a worker's disk.

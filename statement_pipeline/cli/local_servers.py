@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -69,6 +70,15 @@ def missing_servers() -> str | None:
         redis_server_bin()
     except MissingServer as missing:
         return str(missing)
+    if os.geteuid() == 0 and not shutil.which("runuser"):
+        return "runuser not found (PostgreSQL refuses root): apt-get install -y util-linux"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(POSTGRES_USER)
+        except KeyError:
+            return (
+                f"no user {POSTGRES_USER!r} to run PostgreSQL as (root is refused): {INSTALL_HINT}"
+            )
     return None
 
 
