@@ -160,8 +160,11 @@ KILL_TOTAL = 1_200
 VISIBILITY = 10
 # Slow enough to kill midway: paced at the share of a 100 WCU table (50 units/s per loader op,
 # moto never throttles), small messages and receives, and a short visibility timeout so what
-# the killed loader held comes back soon.
+# the killed loader held comes back soon. Run config for import_tuning replaces the values the
+# definitions configured (STATEMENT_LOADER_OPS), so it names the two loader ops again.
 KILL_CONFIG = tuning_run_config(
+    loaders=4,
+    loader_ops=2,
     records_per_message=50,
     messages_per_receive=2,
     visibility_timeout_seconds=VISIBILITY,
@@ -185,8 +188,8 @@ def launch(stack: ProdStack, month: str, config: Path) -> None:
     )
 
 
-def running_loader(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    """The pid of a loader op of the run that has started and not finished."""
+def running_loaders(instance: dg.DagsterInstance, run_id: str) -> dict[str, int]:
+    """Step key -> pid of the run's loader ops that have started and not finished."""
     started: dict[str, int] = {}
     for record in instance.all_logs(run_id):
         event = record.dagster_event
@@ -200,7 +203,7 @@ def running_loader(instance: dg.DagsterInstance, run_id: str) -> int | None:
             dg.DagsterEventType.STEP_FAILURE,
         ):
             started.pop(key, None)
-    return next(iter(started.values()), None)
+    return started
 
 
 def failure_text(instance: dg.DagsterInstance, run_id: str) -> str:
@@ -237,14 +240,16 @@ def test_sigkill_of_a_worker_mid_load_fails_the_run_clearly_and_a_rerun_converge
             lambda: stack_output(stack),
         )
 
-        def victim() -> int | None:
-            pid = running_loader(instance, run.run_id)
+        def writing() -> dict[str, int] | None:
+            loaders = running_loaders(instance, run.run_id)
             written = count_month(dynamodb, names.table, KILL_MONTH)
-            return pid if pid and written >= 100 else None
+            return loaders if len(loaders) == 2 and written >= 100 else None
 
-        pid = wait_for(victim, 240, "a loader op writing", lambda: describe_runs(instance))
+        loaders = wait_for(writing, 240, "both loader ops writing", lambda: describe_runs(instance))
+        # The month's two loader ops write at once, one in each worker.
+        assert {worker_of_pid(stack, pid) for pid in loaders.values()} == set(WORKERS)
+        killed_step, pid = sorted(loaders.items())[0]
         killed_worker = worker_of_pid(stack, pid)
-        assert killed_worker in WORKERS
         written = count_month(dynamodb, names.table, KILL_MONTH)
         os.kill(pid, signal.SIGKILL)
         assert written < KILL_TOTAL, "the month was loaded before the kill"
@@ -260,6 +265,16 @@ def test_sigkill_of_a_worker_mid_load_fails_the_run_clearly_and_a_rerun_converge
         failure = failure_text(instance, failed.run_id)
         assert "WorkerLostError" in failure, failure
         assert "SIGKILL" in failure, failure
+        # The other worker's loader op went on and finished its work.
+        survivors = loader_outputs(instance, failed.run_id)
+        assert killed_step not in survivors
+        assert len(survivors) == 1
+        assert all(int(meta["items_written"]) > 0 for meta in survivors.values())  # type: ignore[call-overload]
+        print(
+            f"killed {killed_step} (pid {pid} of {killed_worker}) at "
+            f"{written} of {KILL_TOTAL} items; the other op wrote "
+            f"{[meta['items_written'] for meta in survivors.values()]}"
+        )
 
         # One re-run, as an operator would launch it: the month converges.
         launch(stack, KILL_MONTH, config)
