@@ -39,7 +39,9 @@ def find_prod_config(start: Path) -> Path:
 class Service:
     """One long-running command in its own process group, its output in a log file."""
 
-    def __init__(self, name: str, command: Sequence[str], env: Mapping[str, str], log: Path):
+    def __init__(
+        self, name: str, command: Sequence[str], env: Mapping[str, str], log: Path
+    ) -> None:
         self.name = name
         self.command = list(command)
         self.env = dict(env)
