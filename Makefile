@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo dev test lint format bench screenshot clean
+.PHONY: demo dev prod-local test lint format bench screenshot clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ demo: $(STAMP)
 # DEV_ARGS passes options on, e.g. make dev DEV_ARGS="--port 3001 --months 1".
 dev: $(STAMP)
 	$(BIN)/statement-pipeline dev $(DEV_ARGS)
+
+# Postgres instance, Redis, two Celery workers, daemon, webserver and local AWS (docs/deploy.md);
+# needs the system's postgresql and redis-server packages, and says so if they are missing.
+prod-local: $(STAMP)
+	$(BIN)/statement-pipeline prod-local
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -46,4 +51,4 @@ screenshot: $(STAMP)
 		--screenshot-to docs/asset-page.png
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .dagster_home
+	rm -rf $(VENV) .pytest_cache .ruff_cache .dagster_home .prod_local

@@ -1,11 +1,13 @@
 """The Dagster definitions of statement_pipeline: the only place they are assembled."""
 
+import os
+
 import dagster as dg
-from dagster_aws.s3 import S3Resource
+from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
 from statement_pipeline.assets import loaded_statements, scheduled_statements
 from statement_pipeline.checks import statement_checks
-from statement_pipeline.executor import statement_executor
+from statement_pipeline.executor import EXECUTOR_ENV, select_executor
 from statement_pipeline.freshness import loaded_by_day_from_env, loaded_by_policy
 from statement_pipeline.jobs import import_statements_job
 from statement_pipeline.resources import (
@@ -18,6 +20,22 @@ from statement_pipeline.rules.names import Names
 from statement_pipeline.schedules import monthly_statement_schedule
 from statement_pipeline.sensors import statement_file_sensor
 
+# A bucket for the ops' outputs: set it when ops run on several machines (Celery workers), so
+# that no op reads another's outputs from a local disk. Unset: Dagster's default, on disk.
+IO_BUCKET_ENV = "STATEMENT_IO_BUCKET"
+IO_PREFIX = "statement-pipeline-io"
+# Loader ops per run by default (run config still overrides): with Celery, one per worker, so
+# a run's loaders spread over the machines even for runs the sensor or schedule starts.
+LOADER_OPS_ENV = "STATEMENT_LOADER_OPS"
+
+
+def import_tuning_from_env() -> ImportTuning:
+    """ImportTuning's defaults, with STATEMENT_LOADER_OPS loader ops when it is set."""
+    ops = os.environ.get(LOADER_OPS_ENV)
+    if not ops:
+        return ImportTuning()
+    return ImportTuning(loader_ops=int(ops), loaders=max(int(ops), 4))
+
 
 @dg.definitions
 def defs() -> dg.Definitions:
@@ -27,6 +45,15 @@ def defs() -> dg.Definitions:
     names = Names.from_env()
     overdue = loaded_by_policy(loaded_by_day_from_env())
     s3 = S3Resource()
+    shared_outputs = (
+        {
+            "io_manager": S3PickleIOManager(
+                s3_resource=s3, s3_bucket=dg.EnvVar(IO_BUCKET_ENV), s3_prefix=IO_PREFIX
+            )
+        }
+        if os.environ.get(IO_BUCKET_ENV)
+        else {}
+    )
     return dg.Definitions(
         assets=[
             scheduled_statements,
@@ -45,7 +72,8 @@ def defs() -> dg.Definitions:
             ),
             "statement_queue": SQSResource(queue_name=names.queue),
             "statement_table": DynamoDBResource(table_name=names.table),
-            "import_tuning": ImportTuning(),
+            "import_tuning": import_tuning_from_env(),
+            **shared_outputs,
         },
-        executor=statement_executor,
+        executor=select_executor(os.environ.get(EXECUTOR_ENV)),
     )

@@ -33,3 +33,30 @@ statement_executor = dg.ExecutorDefinition(
         "process."
     ),
 )
+
+# Which executor the definitions use, read when they load (like the STATEMENT_* names): unset
+# or `default` is the executor above; `celery` sends every op to Celery workers.
+EXECUTOR_ENV = "STATEMENT_EXECUTOR"
+# The Celery broker and result backend, read by every run when it starts (e.g. redis://host/0).
+CELERY_BROKER_ENV = "STATEMENT_CELERY_BROKER"
+CELERY_BACKEND_ENV = "STATEMENT_CELERY_BACKEND"
+
+
+def celery_statement_executor() -> dg.ExecutorDefinition:
+    """dagster-celery's executor with its broker and backend from the environment."""
+    # dagster-celery is in the optional `prod` extra: imported only when chosen.
+    from dagster_celery import celery_executor
+
+    return celery_executor.configured(
+        {"broker": {"env": CELERY_BROKER_ENV}, "backend": {"env": CELERY_BACKEND_ENV}},
+        name="statement_celery_executor",
+    )
+
+
+def select_executor(choice: str | None) -> dg.ExecutorDefinition:
+    """The executor named by STATEMENT_EXECUTOR (unset: the default above)."""
+    if choice in (None, "", "default"):
+        return statement_executor
+    if choice == "celery":
+        return celery_statement_executor()
+    raise ValueError(f"{EXECUTOR_ENV}={choice!r}: expected `default` or `celery`")

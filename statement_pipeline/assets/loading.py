@@ -1,5 +1,7 @@
 """Stage 2: loaders drain the queue into DynamoDB at the rate the table grants."""
 
+import os
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,7 +84,7 @@ def load_statements(
     statement_queue: SQSResource,
     statement_table: DynamoDBResource,
     import_tuning: ImportTuning,
-) -> loading.LoaderResult:
+) -> dg.Output[loading.LoaderResult]:
     """Drain the queue into the table with this op's share of the loader workers."""
     sqs = statement_queue.get_client()
     queue_url, dlq_url = statement_queue.queue_urls(sqs)
@@ -103,7 +105,16 @@ def load_statements(
     context.log.info(load_report.describe_result(task.index, result))
     for failure in result.stats.failures:
         context.log.warning(failure)
-    return result
+    # Where the op ran, and the share of the table it was given: with ops spread over
+    # machines (Celery workers) this shows the spread and that every op got 1/slots.
+    placement = {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "pool_slots": task.plan.slots,
+        "floor_units_per_second": task.plan.floor or 0.0,
+        "items_written": result.stats.items,
+    }
+    return dg.Output(result, metadata=placement)
 
 
 @dg.op

@@ -5,7 +5,17 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMANDS = ("bootstrap", "demo", "dev", "diff", "iam_policy", "local_aws", "plan", "upload")
+COMMANDS = (
+    "bootstrap",
+    "demo",
+    "dev",
+    "diff",
+    "iam_policy",
+    "local_aws",
+    "plan",
+    "prod_local",
+    "upload",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
