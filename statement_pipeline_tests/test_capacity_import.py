@@ -183,13 +183,15 @@ def test_the_planner_predicts_a_table_bound_import_within_15_percent(
 ) -> None:
     """A spent table: the write phase the planner predicts, and the one measured.
 
-    50 units a second (2 WCU at 25x) is a small share of what the loaders can write even on a
-    busy machine, so the table, not this machine, sets the time.
+    20 units a second (2 WCU at 10x) is a small share of what the loaders can write even on a
+    busy machine, so the table, not this machine, sets the time. The window is 15 s of wall
+    time: a stall of a second or two on a loaded machine (CI runs the distributed tests beside
+    this one) stays inside the tolerance, where at 25x it did not.
     """
-    with SpentAtFirstWrite(moto_endpoint, k=25.0) as proxy:
+    with SpentAtFirstWrite(moto_endpoint, k=10.0) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.endpoint)
         setup_aws(SMALL)
-        rows = _month(MONTH, 400)
+        rows = _month(MONTH, 300)
 
         report = _import(MONTH, tmp_path / "dagster")
 
