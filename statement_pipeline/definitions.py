@@ -18,7 +18,7 @@ from statement_pipeline.resources import (
 )
 from statement_pipeline.rules.names import Names
 from statement_pipeline.schedules import monthly_statement_schedule
-from statement_pipeline.sensors import statement_file_sensor
+from statement_pipeline.sensors import build_statement_file_sensor, interval_from_env
 
 # A bucket for the ops' outputs: set it when ops run on several machines (Celery workers), so
 # that no op reads another's outputs from a local disk. Unset: Dagster's default, on disk.
@@ -63,7 +63,7 @@ def defs() -> dg.Definitions:
         ],
         asset_checks=[statement_checks],
         jobs=[import_statements_job],
-        sensors=[statement_file_sensor],
+        sensors=[build_statement_file_sensor(interval_from_env())],
         schedules=[monthly_statement_schedule],
         resources={
             "s3": s3,

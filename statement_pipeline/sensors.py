@@ -1,5 +1,7 @@
 """`statement_file_sensor`: one run per month whose .csv files are new or changed in S3."""
 
+import os
+
 import dagster as dg
 
 from statement_pipeline.aws.s3_files import list_prefix
@@ -10,6 +12,10 @@ from statement_pipeline.rules import sensor_cursor
 
 # Well under the daemon's 60 s sensor timeout, so a huge prefix fails with a clear message.
 LISTING_DEADLINE_SECONDS = 40.0
+# How often the sensor lists the prefix: one paginated LIST per tick, so a drop is imported
+# within about this long. STATEMENT_SENSOR_INTERVAL_SECONDS changes it when the definitions load.
+DEFAULT_INTERVAL_SECONDS = 30
+INTERVAL_VARIABLE = "STATEMENT_SENSOR_INTERVAL_SECONDS"
 
 
 def _report_skipped(
@@ -42,23 +48,9 @@ def _report_skipped(
         )
 
 
-@dg.sensor(
-    name="statement_file_sensor",
-    job=import_statements_job,
-    minimum_interval_seconds=30,
-    # Files dropped in S3 must be imported without anyone pressing anything (the contract);
-    # a deployment that forgot to switch the sensor on would miss months silently.
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "Watches s3://$STATEMENT_BUCKET/$STATEMENT_PREFIX and requests one run per month whose "
-        ".csv files are new, overwritten or removed; the cursor keeps a digest of each month's "
-        "file versions (key + ETag), so ties on LastModified cannot hide a file."
-    ),
-)
-def statement_file_sensor(
+def _tick(
     context: dg.SensorEvaluationContext, statement_files: StatementFilesResource
 ) -> dg.SensorResult:
-    """List the statement prefix once and request an import for every changed month."""
     bucket = statement_files.bucket
     prefix = statement_files.normalized_prefix
     listing = list_prefix(
@@ -87,3 +79,43 @@ def statement_file_sensor(
         ),
         cursor=plan.cursor,
     )
+
+
+def build_statement_file_sensor(
+    interval_seconds: int = DEFAULT_INTERVAL_SECONDS,
+) -> dg.SensorDefinition:
+    """The sensor, listing the prefix at most every `interval_seconds`."""
+
+    @dg.sensor(
+        name="statement_file_sensor",
+        job=import_statements_job,
+        minimum_interval_seconds=interval_seconds,
+        # Files dropped in S3 must be imported without anyone pressing anything (the
+        # contract); a deployment that forgot to switch the sensor on would miss months.
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Watches s3://$STATEMENT_BUCKET/$STATEMENT_PREFIX and requests one run per month "
+            "whose .csv files are new, overwritten or removed; the cursor keeps a digest of each "
+            "month's file versions (key + ETag), so ties on LastModified cannot hide a file."
+        ),
+    )
+    def statement_file_sensor(
+        context: dg.SensorEvaluationContext, statement_files: StatementFilesResource
+    ) -> dg.SensorResult:
+        """List the statement prefix once and request an import for every changed month."""
+        return _tick(context, statement_files)
+
+    return statement_file_sensor
+
+
+def interval_from_env() -> int:
+    """STATEMENT_SENSOR_INTERVAL_SECONDS (5 to 3600), or the default."""
+    raw = os.environ.get(INTERVAL_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_INTERVAL_SECONDS
+    if not raw.isdigit() or not 5 <= int(raw) <= 3600:
+        raise ValueError(f"{INTERVAL_VARIABLE} must be a number of seconds from 5 to 3600")
+    return int(raw)
+
+
+statement_file_sensor = build_statement_file_sensor()

@@ -17,7 +17,12 @@ from statement_pipeline.aws.s3_files import ListingTooSlow, list_prefix
 from statement_pipeline.definitions import defs
 from statement_pipeline.resources import StatementFilesResource
 from statement_pipeline.rules import sensor_cursor as watch
-from statement_pipeline.sensors import statement_file_sensor
+from statement_pipeline.sensors import (
+    DEFAULT_INTERVAL_SECONDS,
+    INTERVAL_VARIABLE,
+    interval_from_env,
+    statement_file_sensor,
+)
 from statement_pipeline_tests.conftest import REGION
 
 BUCKET = "statements"
@@ -282,3 +287,15 @@ def test_the_version_digest_ignores_listing_order() -> None:
 def test_a_cursor_this_sensor_did_not_write_is_refused(cursor: str) -> None:
     with pytest.raises(watch.CursorError):
         watch.parse_cursor(cursor)
+
+
+def test_the_sensor_interval_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(INTERVAL_VARIABLE, raising=False)
+    assert interval_from_env() == DEFAULT_INTERVAL_SECONDS == 30
+    assert statement_file_sensor.minimum_interval_seconds == 30
+    monkeypatch.setenv(INTERVAL_VARIABLE, "5")
+    assert defs().resolve_sensor_def("statement_file_sensor").minimum_interval_seconds == 5
+    for bad in ("4", "3601", "soon"):
+        monkeypatch.setenv(INTERVAL_VARIABLE, bad)
+        with pytest.raises(ValueError, match="from 5 to 3600"):
+            interval_from_env()
