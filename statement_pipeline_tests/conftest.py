@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 
@@ -74,11 +75,60 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-# The distributed tests share one stack (PostgreSQL, Redis, two Celery workers) and run one
-# after another for about three minutes, mostly waiting on those servers: they go first, so
-# the rest of the suite runs beside them on the other xdist workers instead of after them.
-RUN_FIRST = frozenset({"test_distributed.py"})
+# Where the long tests start. Run in parallel (xdist's work stealing), the suite takes as
+# long as its longest chain: each worker is first handed a contiguous block of the tests. The
+# distributed tests share one stack (PostgreSQL, Redis, two Celery workers) and run one after
+# another for about three minutes, mostly waiting on those servers: they open the first block.
+# The other long modules (rough seconds each on a quiet 2-core machine) open the other blocks,
+# balanced, so no worker meets two of them in a row while another runs out of work.
+RUN_FIRST = "test_distributed.py"
+LONG_MODULES = {
+    "test_multiprocess.py": 40,
+    "test_incremental.py": 40,
+    "test_webserver.py": 40,
+    "test_e2e.py": 25,
+    "test_kill_and_rerun.py": 30,
+    "test_backfill.py": 30,
+    "test_concurrent_backfill.py": 25,
+    "test_dev_stop.py": 45,
+    "test_daemon.py": 25,
+    "test_browser.py": 20,
+    "test_corrected_month.py": 20,
+}
+
+
+def _block_sizes(total: int, workers: int) -> list[int]:
+    """The sizes of the blocks xdist's work stealing first hands to each worker."""
+    sizes = []
+    for index in range(workers):
+        size = total // (workers - index)
+        sizes.append(size)
+        total -= size
+    return sizes
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.path.name not in RUN_FIRST)
+    # Every worker sorts its own collection: the order depends only on the items and the
+    # worker count, so all of them agree (xdist checks that they do).
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    first = [i for i in items if i.path.name == RUN_FIRST]
+    if workers < 2:
+        items[:] = first + [i for i in items if i.path.name != RUN_FIRST]
+        return
+    heads: list[list[pytest.Item]] = [first] + [[] for _ in range(workers - 1)]
+    load = [0.0] * workers
+    for name in sorted(LONG_MODULES, key=lambda n: -LONG_MODULES[n]):
+        module = [i for i in items if i.path.name == name]
+        if not module:
+            continue
+        target = min(range(1, workers), key=lambda w: load[w])
+        heads[target].extend(module)
+        load[target] += LONG_MODULES[name]
+    placed = {id(i) for head in heads for i in head}
+    rest = iter([i for i in items if id(i) not in placed])
+    ordered: list[pytest.Item] = []
+    for head, size in zip(heads, _block_sizes(len(items), workers), strict=True):
+        ordered.extend(head)
+        ordered.extend(itertools.islice(rest, max(0, size - len(head))))
+    ordered.extend(rest)
+    items[:] = ordered
