@@ -1,3 +1,5 @@
+# Over 350 lines: four patches of one moto release, each guarded by a check of moto's code;
+# together so that the version pin, `install()` and the plain-moto fallback cover all of them.
 """Fixes for the embedded local AWS: moto's answers, without its quadratic costs.
 
 moto 5 spends time that grows with the square of the data in two places this pipeline uses:
