@@ -83,7 +83,7 @@ def test_bootstrap_then_materialize_a_quirky_month_exactly_once(env: dict[str, s
     assert "created" not in second.stdout
 
     s3 = clients.client("s3")
-    files = write_month(MONTH, 2_000, 4, seed=11, quirks=True)
+    files = write_month(MONTH, 1_000, 4, seed=11, quirks=True)
     expected: dict[str, tuple[str, ...]] = {}
     for name, content in files:
         s3.put_object(
