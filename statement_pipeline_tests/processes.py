@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +15,8 @@ from types import TracebackType
 from typing import TypeVar
 
 import dagster as dg
+
+from statement_pipeline.cli.process_group import stop_group
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_DAGSTER_YAML = REPO / "dev" / "dagster.yaml"
@@ -73,23 +72,9 @@ class Background:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        proc = self._proc
-        if proc is None:
-            return
         # The group is ours alone (start_new_session): the daemon's code server and run workers.
-        for sig, wait in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        # Children may outlive the leader for a moment; make sure none keeps running.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        if self._proc is not None:
+            stop_group(self._proc, 20.0)
 
 
 def wait_for(

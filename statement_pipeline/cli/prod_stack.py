@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from statement_pipeline.cli.local_servers import Postgres, Redis
+from statement_pipeline.cli.process_group import stop_group
 
 PROD_CONFIG = Path("deploy") / "prod-local" / "dagster.yaml"
 IO_BUCKET = "dagster-io"
@@ -82,22 +83,8 @@ class Service:
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM the group, SIGKILL what is left after `timeout` s."""
-        proc = self.proc
-        if proc is None:
-            return
-        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        # Children may outlive the leader for a moment; none may keep running.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        if self.proc is not None:
+            stop_group(self.proc, timeout)
 
 
 class ProdStack:
