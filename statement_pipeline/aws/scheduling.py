@@ -220,7 +220,6 @@ class ScheduledMonth:
     rejected: int
     duplicates: int
     conflict_digests: list[int]
-    rejects_keys: list[str]
     # Rejected rows per reason, and input file key -> S3 URL of its rejects object.
     reject_reasons: dict[str, int]
     rejects_urls: dict[str, str]
@@ -235,11 +234,6 @@ class ScheduledMonth:
     queued: int
     # Items stored from file versions that are no longer current, when the month was read.
     stale_items: int = 0
-
-    @property
-    def had_items(self) -> bool:
-        """Whether the table held items of the month when the scheduler read it."""
-        return self.stale_items > 0 or any(d.stored for d in self.decisions)
 
     @property
     def queued_sources(self) -> dict[str, str]:
@@ -272,7 +266,6 @@ def summarize(
         rejected=plan.rejected,
         duplicates=len(plan.duplicates),
         conflict_digests=list(plan.conflict_digests),
-        rejects_keys=sorted(plan.rejects),
         reject_reasons=plan.reject_reasons,
         rejects_urls=dict(sorted(plan.rejects_urls.items())),
         messages=sent.messages,
