@@ -45,9 +45,9 @@ THROTTLING_CODES = frozenset(
 )
 
 
-def region() -> str | None:
+def region(session: boto3.session.Session | None = None) -> str | None:
     """AWS_REGION, then AWS_DEFAULT_REGION / the profile (botocore reads only the latter)."""
-    return os.environ.get("AWS_REGION") or boto3.session.Session().region_name
+    return os.environ.get("AWS_REGION") or (session or boto3.session.Session()).region_name
 
 
 def client_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Config:
@@ -94,7 +94,7 @@ def client(
     """
     session = _session(profile_name)
     kwargs = {key: value for key, value in overrides.items() if value is not None}
-    kwargs.setdefault("region_name", region())
+    kwargs.setdefault("region_name", region(session))
     return session.client(service, config=client_config(max_attempts), **kwargs)
 
 
