@@ -1,15 +1,18 @@
 """When the month just closed must be loaded: a freshness policy on `loaded_statements`."""
 
-import os
 from datetime import timedelta
 
 import dagster as dg
+
+from statement_pipeline.rules.names import int_setting
 
 # Read when the definitions load (as the STATEMENT_* names are), never at import.
 LOADED_BY_DAY_VARIABLE = "STATEMENT_LOADED_BY_DAY"
 # The schedule imports the closed month at 03:00 UTC on the 1st: by 00:00 UTC on the 2nd
 # it has had a day, retries and late drops included.
 DEFAULT_LOADED_BY_DAY = 2
+# Day 1 leaves no window; past the 28th some months have no such day.
+FIRST_DAY, LAST_DAY = 2, 28
 
 
 def loaded_by_policy(day: int) -> dg.FreshnessPolicy:
@@ -20,9 +23,10 @@ def loaded_by_policy(day: int) -> dg.FreshnessPolicy:
     deadline until the next load. The monthly schedule re-imports the closed month on the 1st,
     so a month loaded early by the sensor passes too.
     """
-    if not 2 <= day <= 28:
-        # Day 1 leaves no window; past the 28th some months have no such day.
-        raise ValueError(f"{LOADED_BY_DAY_VARIABLE} must be a day from 2 to 28, got {day}")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(
+            f"{LOADED_BY_DAY_VARIABLE} must be a day from {FIRST_DAY} to {LAST_DAY}, got {day}"
+        )
     return dg.FreshnessPolicy.cron(
         deadline_cron=f"0 0 {day} * *",
         lower_bound_delta=timedelta(days=day - 1),
@@ -32,9 +36,4 @@ def loaded_by_policy(day: int) -> dg.FreshnessPolicy:
 
 def loaded_by_day_from_env() -> int:
     """The deadline day from the environment, or the default."""
-    raw = os.environ.get(LOADED_BY_DAY_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_LOADED_BY_DAY
-    if not raw.isdigit():
-        raise ValueError(f"{LOADED_BY_DAY_VARIABLE} must be a day from 2 to 28, got {raw!r}")
-    return int(raw)
+    return int_setting(LOADED_BY_DAY_VARIABLE, DEFAULT_LOADED_BY_DAY, FIRST_DAY, LAST_DAY)

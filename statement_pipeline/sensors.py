@@ -1,7 +1,5 @@
 """`statement_file_sensor`: one run per month whose .csv files are new or changed in S3."""
 
-import os
-
 import dagster as dg
 
 from statement_pipeline.aws.s3_files import list_prefix
@@ -9,6 +7,7 @@ from statement_pipeline.jobs import import_statements_job
 from statement_pipeline.partitions import monthly_partitions
 from statement_pipeline.resources import StatementFilesResource
 from statement_pipeline.rules import sensor_cursor
+from statement_pipeline.rules.names import int_setting
 
 # Well under the daemon's 60 s sensor timeout, so a huge prefix fails with a clear message.
 LISTING_DEADLINE_SECONDS = 40.0
@@ -110,12 +109,7 @@ def build_statement_file_sensor(
 
 def interval_from_env() -> int:
     """STATEMENT_SENSOR_INTERVAL_SECONDS (5 to 3600), or the default."""
-    raw = os.environ.get(INTERVAL_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_INTERVAL_SECONDS
-    if not raw.isdigit() or not 5 <= int(raw) <= 3600:
-        raise ValueError(f"{INTERVAL_VARIABLE} must be a number of seconds from 5 to 3600")
-    return int(raw)
+    return int_setting(INTERVAL_VARIABLE, DEFAULT_INTERVAL_SECONDS, 5, 3600)
 
 
 statement_file_sensor = build_statement_file_sensor()

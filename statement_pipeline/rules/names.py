@@ -62,3 +62,19 @@ class Names:
             queue=env.get(ENV_QUEUE) or DEFAULT_QUEUE,
             table=env.get(ENV_TABLE) or DEFAULT_TABLE,
         )
+
+
+def int_setting(
+    variable: str,
+    default: int,
+    low: int,
+    high: int,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """A whole-number setting from the environment, from `low` to `high` (unset: `default`)."""
+    raw = (os.environ if environ is None else environ).get(variable, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValueError(f"{variable} must be a whole number from {low} to {high}, got {raw!r}")
+    return int(raw)
