@@ -1,5 +1,3 @@
-# Over 350 lines: four patches of one moto release, each guarded by a check of moto's code;
-# together so that the version pin, `install()` and the plain-moto fallback cover all of them.
 """Fixes for the embedded local AWS: moto's answers, without its quadratic costs.
 
 moto 5 spends time that grows with the square of the data in two places this pipeline uses:
@@ -17,12 +15,8 @@ moto 5 spends time that grows with the square of the data in two places this pip
   retention period is read directly instead. Sends and receives still pass over the queue,
   asking each message whether it is visible; moto's SQS clock (seconds since the epoch,
   derived from a datetime on every call) is read from `time.time()` instead, 10x cheaper.
-- DynamoDB responses go through moto's model-driven serializer, which looks up every
-  attribute value of every item by several aliases: reading a month back whole (the finish
-  step) took 50 times as long as counting it. Items of plain values (S, N, BOOL, NULL, SS, NS)
-  are converted directly, and a Query or Scan answer whose values are all JSON-native is
-  written with `json.dumps`, with the status and headers moto's serializer gives the same
-  answer without items. Anything else still goes through moto.
+- DynamoDB responses go through moto's model-driven serializer, value by value: see
+  `moto_pages.py`, the fourth fix, kept in a file of its own.
 
 The emulator, not the pipeline, would otherwise dominate every measurement at scale. Importing
 this module changes nothing; `install()` patches moto in the current process, and running this
@@ -32,14 +26,19 @@ server starts without Dagster).
 
 from __future__ import annotations
 
-import inspect
-import json
 import os
 import sys
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+if __package__:
+    from statement_pipeline.local_aws import moto_pages
+else:
+    # Run as a script (see the end): the sibling file is imported while this folder is still
+    # on sys.path; it imports nothing but the standard library until it patches moto.
+    import moto_pages  # type: ignore[no-redef]
 
 # The shapes of the moto methods this module replaces; any other shape (a moto upgrade) leaves
 # that method alone rather than guessing.
@@ -60,7 +59,8 @@ _QUERY_PARAMETERS = (
     "filter_kwargs",
 )
 _RETENTION_PARAMETERS = ("self", "queue_name", "message")
-_MARK = "_statement_pipeline_speedup"
+_MARK = moto_pages.MARK
+_shape = moto_pages.shape
 _VERSION = "_statement_pipeline_writes"
 _CACHE = "_statement_pipeline_sorted"
 _NOT_PLAIN = object()
@@ -72,13 +72,9 @@ def install() -> list[str]:
         ("query", _fix_query),
         ("retention", _fix_retention),
         ("clock", _fix_sqs_clock),
-        ("responses", _fix_response_conversion),
+        ("responses", moto_pages.fix_responses),
     )
     return [name for name, fix in fixes if fix()]
-
-
-def _shape(function: Any) -> tuple[str, ...]:
-    return tuple(inspect.signature(function).parameters)
 
 
 def _order(value: Any) -> Any:
@@ -269,73 +265,6 @@ def _fix_sqs_clock() -> bool:
     setattr(unix_time, _MARK, True)
     models.unix_time = unix_time
     models.unix_time_millis = unix_time_millis
-    return True
-
-
-_PLAIN_KINDS = frozenset({"S", "N", "BOOL", "NULL", "SS", "NS"})
-
-
-def _fix_response_conversion() -> bool:
-    from moto.dynamodb import responses
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    moto_convert = responses.dynamo_to_dict
-    if getattr(moto_convert, _MARK, False):
-        return True
-    if _shape(moto_convert) != ("obj",):
-        return False
-
-    def dynamo_to_dict(obj: Any) -> Any:
-        kind = type(obj)
-        if kind is dict:
-            return {key: dynamo_to_dict(value) for key, value in obj.items()}
-        if kind is list:
-            return [dynamo_to_dict(value) for value in obj]
-        if kind is DynamoType and obj.type in _PLAIN_KINDS:
-            # moto's result for these: {type: value}, the value (str, bool, list of str) as is.
-            value = obj.value
-            return {obj.type: list(value) if type(value) is list else value}
-        if kind is str or kind is int or kind is float or kind is bool or obj is None:
-            return obj
-        return moto_convert(obj)
-
-    setattr(dynamo_to_dict, _MARK, True)
-    responses.dynamo_to_dict = dynamo_to_dict
-    return _fix_item_pages(responses)
-
-
-def _refuse(value: Any) -> Any:
-    raise TypeError(f"not JSON-native: {type(value).__name__}")
-
-
-def _fix_item_pages(responses: Any) -> bool:
-    moto_result = responses.DynamoResult
-    if getattr(moto_result, _MARK, False):
-        return True
-    if _shape(moto_result.execute_result) != ("self", "context"):
-        return False
-
-    class DynamoResult(moto_result):  # type: ignore[misc, valid-type]
-        def execute_result(self, context: Any) -> Any:
-            result = self.result
-            operation = context.operation_model
-            if (
-                operation.name in ("Query", "Scan")
-                and isinstance(result, dict)
-                and result.get("Items")
-                and set(result) <= set(operation.output_shape.members)
-            ):
-                try:
-                    # Blobs (bytes) and timestamps need moto's serializer: they refuse here.
-                    body = json.dumps(result, default=_refuse)
-                except TypeError:
-                    return super().execute_result(context)
-                status, headers, _ = moto_result({**result, "Items": []}).execute_result(context)
-                return status, headers, body
-            return super().execute_result(context)
-
-    setattr(DynamoResult, _MARK, True)
-    responses.DynamoResult = DynamoResult
     return True
 
 
