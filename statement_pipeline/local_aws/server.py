@@ -69,7 +69,8 @@ class LocalAws:
         self.port = port or free_port(host)
         self._env = env
         # Without the speedups, moto's Query and ReceiveMessage cost grows with the square of
-        # the data (see infra/moto_speedups.py); `speedups=False` runs moto exactly as shipped.
+        # the data (see moto_speedups.py and moto_pages.py); `speedups=False` runs moto
+        # exactly as shipped.
         self._server = [MOTO_SERVER_SCRIPT] if speedups else ["-m", "moto.server"]
         self._proc: subprocess.Popen[bytes] | None = None
 
