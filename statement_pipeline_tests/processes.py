@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from typing import TypeVar
 
 import dagster as dg
 
+from statement_pipeline.cli.dev import prepare_home
 from statement_pipeline.cli.process_group import stop_group
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,10 +26,9 @@ T = TypeVar("T")
 
 
 def dagster_home(root: Path) -> Path:
-    """A fresh DAGSTER_HOME holding the dagster.yaml that `make dev` ships."""
+    """A fresh DAGSTER_HOME made as `make dev` makes it, with the dagster.yaml it ships."""
     home = root / "dagster_home"
-    home.mkdir()
-    shutil.copyfile(SHIPPED_DAGSTER_YAML, home / "dagster.yaml")
+    prepare_home(home, SHIPPED_DAGSTER_YAML)
     return home
 
 

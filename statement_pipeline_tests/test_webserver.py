@@ -217,8 +217,11 @@ def test_the_dev_instance_starts_fresh_with_the_shipped_config(tmp_path: Path) -
     (home / "dagster.yaml").write_text("stale: true\n")
     shipped = find_dagster_config(tmp_path)
     prepare_home(home, shipped)
-    assert not (home / "history").exists()
+    # The old runs are gone; the fresh instance's tables exist already, before any process.
+    assert (home / "history" / "runs.db").read_bytes() != b"old runs"
+    assert (home / "schedules" / "schedules.db").is_file()
     assert (home / "samples").is_dir()
     assert (home / "dagster.yaml").read_text() == shipped.read_text()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        assert instance.get_runs() == []

@@ -92,11 +92,17 @@ def find_dagster_config(start: Path) -> Path:
 
 
 def prepare_home(home: Path, config: Path) -> None:
-    """A fresh Dagster instance in `home` with the shipped dagster.yaml."""
+    """A fresh Dagster instance in `home` with the shipped dagster.yaml, its tables created."""
+    import dagster as dg
+
     home.mkdir(parents=True, exist_ok=True)
     for name in INSTANCE_DIRS:
         shutil.rmtree(home / name, ignore_errors=True)
     shutil.copyfile(config, home / "dagster.yaml")
+    # Created here, once: the daemon and the code server that open a fresh SQLite instance at
+    # the same moment both stamp its schema version ("more than one head present").
+    with dg.DagsterInstance.from_config(str(home)):
+        pass
 
 
 def env_file_text(env: dict[str, str]) -> str:
