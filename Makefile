@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo dev prod-local test lint format bench screenshot clean
+.PHONY: demo dev prod-local prod-local-reset test lint format bench screenshot clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,15 @@ demo: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/statement-pipeline dev $(DEV_ARGS)
 
-# Postgres instance, Redis, two Celery workers, daemon, webserver and local AWS (docs/deploy.md);
-# needs the system's postgresql and redis-server packages, and says so if they are missing.
+# Postgres instance, Redis, code server, two Celery workers, daemon, webserver and local AWS
+# (docs/deploy.md), supervised, their state kept in .prod_local/ across starts; needs the
+# system's postgresql and redis-server packages, and says so if they are missing.
 prod-local: $(STAMP)
 	$(BIN)/statement-pipeline prod-local
+
+# The same, from an empty state folder: no runs, sensor cursors or local AWS contents kept.
+prod-local-reset: $(STAMP)
+	$(BIN)/statement-pipeline prod-local --fresh
 
 test: $(STAMP)
 	$(BIN)/ruff check .

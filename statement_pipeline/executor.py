@@ -17,6 +17,8 @@ of CPU per step).
 
 import dagster as dg
 
+from statement_pipeline.celery_settings import celery_settings, visibility_timeout_from_env
+
 _BASE = dg.multi_or_in_process_executor
 
 statement_executor = dg.ExecutorDefinition(
@@ -43,12 +45,20 @@ CELERY_BACKEND_ENV = "STATEMENT_CELERY_BACKEND"
 
 
 def celery_statement_executor() -> dg.ExecutorDefinition:
-    """dagster-celery's executor with its broker and backend from the environment."""
+    """dagster-celery's executor: broker and backend from the environment, the stack's settings.
+
+    The workers must run with the same settings (`celery_settings.py`): the stack writes them
+    into the workers' `-y` file from the same function.
+    """
     # dagster-celery is in the optional `prod` extra: imported only when chosen.
     from dagster_celery import celery_executor
 
     return celery_executor.configured(
-        {"broker": {"env": CELERY_BROKER_ENV}, "backend": {"env": CELERY_BACKEND_ENV}},
+        {
+            "broker": {"env": CELERY_BROKER_ENV},
+            "backend": {"env": CELERY_BACKEND_ENV},
+            "config_source": celery_settings(visibility_timeout_from_env()),
+        },
         name="statement_celery_executor",
     )
 

@@ -77,11 +77,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 # Where the long tests start. Run in parallel (xdist's work stealing), the suite takes as
 # long as its longest chain: each worker is first handed a contiguous block of the tests. The
-# distributed tests share one stack (PostgreSQL, Redis, two Celery workers) and run one after
-# another for about three minutes, mostly waiting on those servers: they open the first block.
+# production-stack modules each share one stack (PostgreSQL, Redis, a code server, two Celery
+# workers) and run one after another for six to eight minutes, mostly waiting on those
+# servers and on the SQS visibility timeout of a lost loader: each opens a block of its own.
 # The other long modules (rough seconds each on a quiet 2-core machine) open the other blocks,
 # balanced, so no worker meets two of them in a row while another runs out of work.
-RUN_FIRST = "test_distributed.py"
+RUN_FIRST = ("test_distributed.py", "test_stack_faults.py")
 LONG_MODULES = {
     "test_multiprocess.py": 40,
     "test_incremental.py": 40,
@@ -111,17 +112,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Every worker sorts its own collection: the order depends only on the items and the
     # worker count, so all of them agree (xdist checks that they do).
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    first = [i for i in items if i.path.name == RUN_FIRST]
-    if workers < 2:
-        items[:] = first + [i for i in items if i.path.name != RUN_FIRST]
+    firsts = [[i for i in items if i.path.name == name] for name in RUN_FIRST]
+    if workers <= len(RUN_FIRST):
+        first = [i for module in firsts for i in module]
+        items[:] = first + [i for i in items if i.path.name not in RUN_FIRST]
         return
-    heads: list[list[pytest.Item]] = [first] + [[] for _ in range(workers - 1)]
+    heads: list[list[pytest.Item]] = firsts + [[] for _ in range(workers - len(RUN_FIRST))]
     load = [0.0] * workers
+    others = range(len(RUN_FIRST), workers)
     for name in sorted(LONG_MODULES, key=lambda n: -LONG_MODULES[n]):
         module = [i for i in items if i.path.name == name]
         if not module:
             continue
-        target = min(range(1, workers), key=lambda w: load[w])
+        target = min(others, key=lambda w: load[w])
         heads[target].extend(module)
         load[target] += LONG_MODULES[name]
     placed = {id(i) for head in heads for i in head}

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TypeVar
 
 import dagster as dg
 
 from statement_pipeline.cli.dev import prepare_home
-from statement_pipeline.cli.process_group import stop_group
+from statement_pipeline.supervision.service import Service
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_DAGSTER_YAML = REPO / "dev" / "dagster.yaml"
@@ -32,48 +30,13 @@ def dagster_home(root: Path) -> Path:
     return home
 
 
-class Background:
-    """A command in its own process group, stopped (with everything it started) on exit."""
+def background(command: Sequence[str], env: dict[str, str], log: Path) -> Service:
+    """A command run from the repository root in its own process group, as a `Service`.
 
-    def __init__(self, command: Sequence[str], env: dict[str, str], log: Path) -> None:
-        self.command = list(command)
-        self.env = env
-        self.log = log
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Background:
-        with self.log.open("wb") as out:
-            self._proc = subprocess.Popen(
-                self.command,
-                env=self.env,
-                cwd=REPO,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
-
-    @property
-    def pid(self) -> int:
-        """The command's process id (also its process group and session id)."""
-        assert self._proc is not None, "not started"
-        return self._proc.pid
-
-    def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def output(self, tail: int = 6000) -> str:
-        return self.log.read_text(errors="replace")[-tail:] if self.log.exists() else ""
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        # The group is ours alone (start_new_session): the daemon's code server and run workers.
-        if self._proc is not None:
-            stop_group(self._proc, 20.0)
+    As a context manager it starts the command, and on exit stops it and everything it
+    started (the daemon's code server and run workers, `dg dev`'s webserver).
+    """
+    return Service(Path(command[0]).name, command, env, log, cwd=REPO)
 
 
 def wait_for(
@@ -135,12 +98,8 @@ def loaded_metadata(instance: dg.DagsterInstance, month: str) -> dict[str, objec
     return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
 
 
-def ui_locations(url: str) -> list[str] | None:
-    """Code locations the Dagster UI at `url` has loaded; None while it does not answer."""
-    query = (
-        "{ workspaceOrError { ... on Workspace { locationEntries "
-        "{ name locationOrLoadError { __typename } } } } }"
-    )
+def _graphql(url: str, query: str) -> dict[str, object] | None:
+    """The `data` of a GraphQL query to the Dagster UI at `url`; None while it does not answer."""
     body = json.dumps({"query": query}).encode()
     request = urllib.request.Request(  # noqa: S310 - loopback only
         f"{url}/graphql", data=body, headers={"Content-Type": "application/json"}
@@ -150,7 +109,30 @@ def ui_locations(url: str) -> list[str] | None:
             payload = json.loads(response.read())
     except (OSError, urllib.error.URLError, ValueError):
         return None
-    workspace = (payload.get("data") or {}).get("workspaceOrError") or {}
+    return payload.get("data") or None
+
+
+def ui_run_statuses(url: str) -> dict[str, str] | None:
+    """Run id -> status of the runs the Dagster UI at `url` lists; None while it cannot."""
+    query = "{ runsOrError { ... on Runs { results { runId status } } } }"
+    runs = (_graphql(url, query) or {}).get("runsOrError") or {}
+    results = runs.get("results") if isinstance(runs, dict) else None
+    return None if results is None else {run["runId"]: run["status"] for run in results}
+
+
+def ui_run_ids(url: str) -> list[str] | None:
+    """The ids of the runs the Dagster UI at `url` lists, sorted; None while it cannot."""
+    statuses = ui_run_statuses(url)
+    return None if statuses is None else sorted(statuses)
+
+
+def ui_locations(url: str) -> list[str] | None:
+    """Code locations the Dagster UI at `url` has loaded; None while it does not answer."""
+    query = (
+        "{ workspaceOrError { ... on Workspace { locationEntries "
+        "{ name locationOrLoadError { __typename } } } } }"
+    )
+    workspace = (_graphql(url, query) or {}).get("workspaceOrError") or {}
     loaded = [
         entry["name"]
         for entry in workspace.get("locationEntries", [])

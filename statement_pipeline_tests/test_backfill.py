@@ -20,7 +20,7 @@ from statement_pipeline.aws.table import count_month
 from statement_pipeline.rules.names import Names
 from statement_pipeline_tests.processes import (
     BIN,
-    Background,
+    background,
     dagster_home,
     describe_runs,
     loaded_metadata,
@@ -72,7 +72,7 @@ def test_a_backfill_of_several_months_loads_each_exactly_one_writer_at_a_time(
         capture_output=True,
     )
     backfill = [*dagster, "job", "backfill", *target, "-j", "import_statements_job"]
-    daemon = Background([str(BIN / "dagster-daemon"), "run", *target], env, tmp_path / "d.log")
+    daemon = background([str(BIN / "dagster-daemon"), "run", *target], env, tmp_path / "d.log")
     with daemon, dg.DagsterInstance.from_config(str(home)) as instance:
         subprocess.run(
             [*backfill, "--partitions", ",".join(MONTHS), "--noprompt"],

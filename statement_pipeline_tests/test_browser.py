@@ -26,7 +26,7 @@ from statement_pipeline.rules.names import Names
 from statement_pipeline_tests import scenarios
 from statement_pipeline_tests.processes import (
     BIN,
-    Background,
+    background,
     dagster_home,
     ui_locations,
     wait_for,
@@ -89,7 +89,7 @@ def imported_month_ui(moto_endpoint: str, tmp_path: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     command = [str(BIN / "dagster-webserver"), "-m", "statement_pipeline"]
     command += ["-h", "127.0.0.1", "-p", str(port)]
-    with Background(command, env, tmp_path / "webserver.log") as webserver:
+    with background(command, env, tmp_path / "webserver.log") as webserver:
         wait_for(lambda: ui_locations(url), 120, "the Dagster UI", webserver.output)
         yield url
 

@@ -20,7 +20,7 @@ from statement_pipeline.aws.table import count_month
 from statement_pipeline.rules.names import Names
 from statement_pipeline_tests.processes import (
     BIN,
-    Background,
+    background,
     dagster_home,
     describe_runs,
     finished_runs,
@@ -45,7 +45,7 @@ def test_a_file_dropped_in_s3_is_imported_by_the_daemon(moto_endpoint: str, tmp_
     bootstrap_from_environment(names)
     home = dagster_home(tmp_path)
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    daemon = Background(
+    daemon = background(
         [str(BIN / "dagster-daemon"), "run", "-m", "statement_pipeline"],
         env,
         tmp_path / "daemon.log",

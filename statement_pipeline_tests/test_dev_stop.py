@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from statement_pipeline.local_aws.server import free_port
-from statement_pipeline_tests.processes import BIN, Background, ui_locations, wait_for
+from statement_pipeline_tests.processes import BIN, background, ui_locations, wait_for
 
 STOP_WITHIN = 15.0
 
@@ -76,7 +76,7 @@ def test_sigterm_stops_the_dev_command_and_everything_it_started(name: str, tmp_
     ui_port, aws_port = free_port(), free_port()
     args = ["--months", "0", "--port", str(ui_port), "--aws-port", str(aws_port)]
     args += ["--home", str(tmp_path / "dagster_home")]
-    dev = Background(COMMANDS[name](args), dict(os.environ), tmp_path / "dev.log")
+    dev = background(COMMANDS[name](args), dict(os.environ), tmp_path / "dev.log")
     with dev:
         wait_for(
             lambda: ui_locations(f"http://127.0.0.1:{ui_port}"),

@@ -28,7 +28,7 @@ from statement_pipeline.cli.dev import (
 )
 from statement_pipeline.local_aws.server import LOCAL_ENV, free_port
 from statement_pipeline_tests.processes import (
-    Background,
+    background,
     describe_runs,
     finished_runs,
     wait_for,
@@ -119,7 +119,7 @@ def test_make_dev_then_a_partition_launched_through_graphql(tmp_path: Path) -> N
     command = [sys.executable, "-m", "statement_pipeline.cli", "dev", "--months", "1"]
     command += ["--records", str(RECORDS), "--files", "1", "--port", str(ui_port)]
     command += ["--aws-port", str(aws_port), "--home", str(home)]
-    dev = Background(command, dict(os.environ), tmp_path / "dev.log")
+    dev = background(command, dict(os.environ), tmp_path / "dev.log")
     with dev:
         (repo, *_) = wait_for(lambda: repositories(url), 90, "the Dagster UI", dev.output)
         # The resource page shows the names actually used (read when the definitions load).

@@ -11,10 +11,7 @@ import argparse
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,15 +70,6 @@ def month_files(month: SampleMonth, files: int) -> list[tuple[str, bytes]]:
     return content
 
 
-def port_is_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def find_dagster_config(start: Path) -> Path:
     """The shipped dev/dagster.yaml: in the working directory, else in the source checkout."""
     for root in (start, Path(__file__).resolve().parents[2]):
@@ -110,11 +98,10 @@ def env_file_text(env: dict[str, str]) -> str:
     return "".join(f"export {key}={value}\n" for key, value in sorted(env.items()))
 
 
-# Seconds `dg dev` gets to stop its webserver, daemon and code servers after the SIGINT, and
-# then what is left of its process group after a SIGTERM, before a SIGKILL: at most 9 s in
+# Seconds `dg dev` gets to stop its webserver, daemon and code servers after the SIGINT; what
+# is left of its process group then gets 2 s after a SIGTERM, before a SIGKILL: at most 8 s in
 # all, so that a stop ends everything within 15 s even on a busy machine.
 STOP_GRACE = 6.0
-LEFTOVER_GRACE = 1.5
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,8 +127,9 @@ def _run(args: argparse.Namespace) -> int:
     from statement_pipeline.aws.bootstrap import bootstrap_from_environment
     from statement_pipeline.aws.s3_files import upload_files
     from statement_pipeline.local_aws.environment import local_aws_env
-    from statement_pipeline.local_aws.server import DEFAULT_PORT, LOCAL_ENV, free_port
+    from statement_pipeline.local_aws.server import DEFAULT_PORT, LOCAL_ENV
     from statement_pipeline.rules.names import Names
+    from statement_pipeline.supervision.service import free_port, port_is_free
 
     if not port_is_free(args.host, args.port):
         print(f"port {args.port} is taken: pass --port to serve the UI elsewhere", file=sys.stderr)
@@ -205,48 +193,37 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 def _run_dg_dev(host: str, port: int, home: Path, root: Path) -> int:
     """`dg dev` in the foreground until it exits, Ctrl-C, SIGTERM or SIGHUP; then stop it all."""
-    # Its own process group holds everything it starts (webserver, daemon, code servers, run
-    # workers), so nothing of it outlives this command; no terminal input, which a background
-    # group could not read.
+    from statement_pipeline.supervision.service import Service
+
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     if sys.prefix != sys.base_prefix:
         # The environment dg runs in, as if activated: `make dev` runs .venv/bin/... without
         # activating it, and dg would warn that the project's .venv is not the active one.
         env["VIRTUAL_ENV"] = sys.prefix
-    proc = subprocess.Popen(
+    # A group of its own holds everything it starts (webserver, daemon, code servers, run
+    # workers), so nothing of it outlives this command; in our session still, so that whoever
+    # stops our session finds it. SIGINT is the stop `dg dev` handles, to it alone (code
+    # servers interrupted at the same time answer its shutdown call late): it shuts down its
+    # webserver, daemon and code servers, and what is left of its group is ended after that.
+    dg_dev = Service(
+        "dg dev",
         dg_dev_command(host, port),
+        env,
         cwd=root,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        process_group=0,
+        stop_signal=signal.SIGINT,
+        signal_group=False,
+        stop_timeout=STOP_GRACE,
+        new_session=False,
     )
+    dg_dev.start()
+    assert dg_dev.proc is not None
     try:
-        return proc.wait()
+        dg_dev.proc.wait()
     except KeyboardInterrupt:
-        # SIGINT is the stop `dg dev` handles: it shuts down its webserver, daemon and code
-        # servers (being in its own group, it never saw a terminal's Ctrl-C). Only to dg dev:
-        # code servers interrupted at the same time answer its shutdown call late.
-        proc.send_signal(signal.SIGINT)
-        try:
-            return proc.wait(timeout=STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            return proc.wait()
+        pass  # Ctrl-C, SIGTERM or SIGHUP: stopped below, like an exit of its own.
     finally:
-        end_process_group(proc.pid, LEFTOVER_GRACE)
-
-
-def end_process_group(pgid: int, grace: float) -> None:
-    """SIGTERM what is left of a process group, then SIGKILL it after `grace` seconds."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        deadline = time.monotonic() + grace
-        try:
-            os.killpg(pgid, sig)
-            while time.monotonic() < deadline:
-                time.sleep(0.1)
-                os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
+        dg_dev.stop()
+    return dg_dev.exit_code or 0
 
 
 def register(sub: Any) -> None:

@@ -1,25 +1,28 @@
 """PostgreSQL and Redis on loopback, from the system's packages: `prod-local` and its tests.
 
-Each server runs on a port of its own and stops with its context; only its log is kept.
-PostgreSQL refuses to run as root, so under root its data folder (a fresh temporary one,
-which that user can reach) belongs to the `postgres` user Debian's package creates, and it
-is started through `runuser`.
+Each server is a `Service` (its own process group and log) on a port of its own, so the
+stack's supervisor restarts it like any other service. PostgreSQL keeps its data in the folder
+it is given (`prod-local`'s state folder: runs and sensor cursors survive a stop), or in a
+temporary one deleted with it (the tests). It refuses to run as root, so under root its folder
+belongs to the `postgres` user Debian's package creates, and it is started through `runuser`.
+Redis keeps an append-only file, so a restarted Redis still holds the queued Celery tasks and
+their results.
 """
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+
+from statement_pipeline.supervision.service import Service, free_port, wait_port
 
 POSTGRES_USER = "postgres"
 DB_USER = "dagster"
@@ -29,13 +32,6 @@ INSTALL_HINT = "apt-get install -y postgresql redis-server"
 
 class MissingServer(RuntimeError):
     """A server binary is not installed; the message says how to install it, in one line."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def postgres_bin_dir() -> Path:
@@ -82,18 +78,9 @@ def missing_servers() -> str | None:
     return None
 
 
-def wait_port(port: int, timeout: float, what: str, log: Path) -> None:
-    """Wait until something accepts connections on 127.0.0.1:`port`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with socket.socket() as sock, contextlib.suppress(OSError):
-            sock.settimeout(1.0)
-            sock.connect(("127.0.0.1", port))
-            return
-        if time.monotonic() > deadline:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"{what} did not start on port {port}:\n{tail}")
-        time.sleep(0.2)
+def _as_server_user() -> list[str]:
+    """The command prefix that runs a PostgreSQL binary as a user it accepts."""
+    return ["runuser", "-u", POSTGRES_USER, "--"] if os.geteuid() == 0 else []
 
 
 def _as_server_user() -> list[str]:
@@ -102,20 +89,49 @@ def _as_server_user() -> list[str]:
 
 
 class Postgres:
-    """A fresh PostgreSQL cluster: `initdb` on first start, then start/stop/restart keep it.
+    """A PostgreSQL cluster in `data_dir` (a temporary folder if None), created on first start.
 
-    The context manager starts it and, on exit, stops it and deletes its data.
+    As a context manager it starts the server and stops it on exit; a temporary cluster is
+    then deleted, a kept one stays for the next start.
     """
 
-    def __init__(self, log_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, log_dir: Path, data_dir: Path | None = None, port: int | None = None
+    ) -> None:
         self.bin = postgres_bin_dir()
-        # A temporary folder: a test's or a checkout's folder may not be reachable by the
-        # postgres user (a home of mode 700), and the stack starts from nothing anyway.
-        self.root = Path(tempfile.mkdtemp(prefix="statement-pipeline-pg-"))
+        self.temporary = data_dir is None
+        # A temporary folder by default: a test's folder may not be reachable by the postgres
+        # user (a home of mode 700).
+        self.root = (
+            Path(tempfile.mkdtemp(prefix="statement-pipeline-pg-"))
+            if data_dir is None
+            else data_dir
+        )
         self.data = self.root / "data"
         self.port = port or free_port()
         self.log = log_dir / "postgres.log"
-        self._proc: subprocess.Popen[bytes] | None = None
+        self.service = Service(
+            "postgres",
+            [
+                *_as_server_user(),
+                str(self.bin / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(self.data),
+                "-c",
+                "max_connections=200",
+            ],
+            log=self.log,
+            # SIGINT is PostgreSQL's fast shutdown: connections are closed, the data is kept.
+            # runuser forwards it; the group is the server's alone.
+            stop_signal=signal.SIGINT,
+            stop_timeout=60.0,
+        )
 
     @property
     def url(self) -> str:
@@ -125,8 +141,15 @@ class Postgres:
         return f"postgresql+psycopg2://{DB_USER}@127.0.0.1:{self.port}/{DB_NAME}"
 
     def _initdb(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.root, POSTGRES_USER)
+            reach = subprocess.run([*_as_server_user(), "test", "-w", str(self.root)], check=False)
+            if reach.returncode != 0:
+                raise MissingServer(
+                    f"PostgreSQL runs as {POSTGRES_USER!r}, which cannot reach {self.root}: "
+                    "keep the state folder where that user can (e.g. --state /var/tmp/...)"
+                )
         subprocess.run(
             [
                 *_as_server_user(),
@@ -150,27 +173,9 @@ class Postgres:
         fresh = not (self.data / "PG_VERSION").exists()
         if fresh:
             self._initdb()
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as out:
-            self._proc = subprocess.Popen(
-                [
-                    *_as_server_user(),
-                    str(self.bin / "postgres"),
-                    "-D",
-                    str(self.data),
-                    "-p",
-                    str(self.port),
-                    "-h",
-                    "127.0.0.1",
-                    "-k",
-                    str(self.data),
-                    "-c",
-                    "max_connections=200",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        # A server killed outright leaves its pid file; PostgreSQL itself checks that the pid
+        # is not a live postmaster before it starts over.
+        self.service.start()
         wait_port(self.port, 60, "PostgreSQL", self.log)
         if fresh:
             self._create_database()
@@ -198,19 +203,8 @@ class Postgres:
             conn.close()
 
     def stop(self) -> None:
-        """A fast shutdown (SIGINT): connections are closed, the data is kept."""
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        # runuser forwards the signal to postgres; the group is the server's alone.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        """A fast shutdown: connections are closed, the data is kept."""
+        self.service.stop()
 
     def restart(self) -> None:
         self.stop()
@@ -220,52 +214,70 @@ class Postgres:
         self.start()
         return self
 
+    def close(self) -> None:
+        """Stop it, and delete a temporary cluster."""
+        self.stop()
+        if self.temporary:
+            shutil.rmtree(self.root, ignore_errors=True)
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+        self.close()
 
 
 class Redis:
-    """A redis-server in memory only (no snapshots), the Celery broker and result backend."""
+    """A redis-server, the Celery broker and result backend, persisted in `data_dir`.
 
-    def __init__(self, log_dir: Path, port: int | None = None) -> None:
+    The append-only file (fsync every second) is what lets a restarted Redis give the workers
+    back the tasks still queued or unacknowledged, and the runs their results.
+    """
+
+    def __init__(self, log_dir: Path, data_dir: Path, port: int | None = None) -> None:
         self.bin = redis_server_bin()
-        self.root = log_dir
+        self.data = data_dir
         self.port = port or free_port()
         self.log = log_dir / "redis.log"
-        self._proc: subprocess.Popen[bytes] | None = None
+        self.service = Service(
+            "redis",
+            [
+                self.bin,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.data),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+            ],
+            log=self.log,
+        )
 
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
-    def __enter__(self) -> Redis:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as out:
-            self._proc = subprocess.Popen(
-                [
-                    self.bin,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(self.root),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+    def start(self) -> None:
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.service.start()
         wait_port(self.port, 30, "Redis", self.log)
+
+    def stop(self) -> None:
+        self.service.stop()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> Redis:
+        self.start()
         return self
 
     def __exit__(
@@ -274,12 +286,4 @@ class Redis:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        self.stop()

@@ -31,14 +31,16 @@ import sys
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 if __package__:
-    from statement_pipeline.local_aws import moto_pages
+    from statement_pipeline.local_aws import moto_pages, persistence
 else:
-    # Run as a script (see the end): the sibling file is imported while this folder is still
-    # on sys.path; it imports nothing but the standard library until it patches moto.
+    # Run as a script (see the end): the sibling files are imported while this folder is still
+    # on sys.path; they import nothing but the standard library until they touch moto.
     import moto_pages  # type: ignore[no-redef]
+    import persistence  # type: ignore[no-redef]
 
 # The shapes of the moto methods this module replaces; any other shape (a moto upgrade) leaves
 # that method alone rather than guessing.
@@ -275,9 +277,20 @@ ALL_FIXES = ("query", "retention", "clock", "responses")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run moto's server (same arguments as `python -m moto.server`) with the fixes."""
+    """Run moto's server (the arguments of `python -m moto.server`) with the fixes.
+
+    `--state-file PATH` also loads the server's contents from PATH when it starts and saves
+    them there when it stops (`persistence.py`).
+    """
     import moto
     from moto import server
+
+    args = list(argv if argv is not None else sys.argv[1:])
+    state_file = None
+    if "--state-file" in args:
+        at = args.index("--state-file")
+        state_file = Path(args[at + 1])
+        del args[at : at + 2]
 
     if moto.__version__ != CHECKED_MOTO_VERSION:
         print(
@@ -291,7 +304,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(
                 f"warning: moto's code differs; speed-ups not applied: {missing}", file=sys.stderr
             )
-    server.main(list(argv if argv is not None else sys.argv[1:]))
+    if state_file is None:
+        server.main(args)
+        return
+    if persistence.load(state_file):
+        print(f"local AWS: contents loaded from {state_file}", file=sys.stderr)
+    try:
+        # moto's server turns SIGTERM and SIGINT into SystemExit, which ends up here.
+        server.main(args)
+    finally:
+        persistence.save(state_file)
+        print(f"local AWS: contents saved to {state_file}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from types import TracebackType
+
+from statement_pipeline.supervision.service import Service, free_port
 
 DEFAULT_HOST = "127.0.0.1"
 MOTO_SERVER_SCRIPT = os.path.join(os.path.dirname(__file__), "moto_speedups.py")
@@ -22,13 +23,6 @@ LOCAL_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
-
-
-def free_port(host: str = DEFAULT_HOST) -> int:
-    """A TCP port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
@@ -56,7 +50,11 @@ def is_up(endpoint: str) -> bool:
 
 
 class LocalAws:
-    """A moto server in a child process; a context manager that starts and stops it."""
+    """A moto server in a child process; a context manager that starts and stops it.
+
+    With `state_file`, the server keeps its contents there across a stop and a start
+    (`persistence.py`); with `log`, its output goes there.
+    """
 
     def __init__(
         self,
@@ -64,34 +62,46 @@ class LocalAws:
         port: int | None = None,
         env: dict[str, str] | None = None,
         speedups: bool = True,
+        state_file: Path | None = None,
+        log: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
-        self._env = env
         # Without the speedups, moto's Query and ReceiveMessage cost grows with the square of
         # the data (see moto_speedups.py and moto_pages.py); `speedups=False` runs moto
-        # exactly as shipped.
-        self._server = [MOTO_SERVER_SCRIPT] if speedups else ["-m", "moto.server"]
-        self._proc: subprocess.Popen[bytes] | None = None
+        # exactly as shipped (and cannot keep a state file).
+        server = [MOTO_SERVER_SCRIPT] if speedups else ["-m", "moto.server"]
+        keep = ["--state-file", str(state_file)] if state_file is not None and speedups else []
+        self.service = Service(
+            "local-aws",
+            [sys.executable, *server, "-H", self.host, "-p", str(self.port), *keep],
+            {**os.environ, **LOCAL_ENV, **(env or {})},
+            log or Path(os.devnull),
+            # Saving a state file of a big month takes seconds; without one there is nothing
+            # to save, and a server slow to stop is killed.
+            stop_timeout=60.0 if keep else 5.0,
+        )
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 30.0) -> LocalAws:
-        env = {**os.environ, **LOCAL_ENV, **(self._env or {})}
-        self._proc = subprocess.Popen(
-            [sys.executable, *self._server, "-H", self.host, "-p", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        self.service.start()
+        self.wait_until_up(timeout)
+        return self
+
+    def wait_until_up(self, timeout: float = 30.0) -> None:
+        """Wait for the server to answer; fail with its output if it exits or takes too long."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"local AWS exited early with code {self._proc.returncode}")
+            if not self.service.alive():
+                raise RuntimeError(
+                    f"local AWS exited early with code {self.service.exit_code}:\n"
+                    f"{self.service.output(2000)}"
+                )
             if is_up(self.endpoint):
-                return self
+                return
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"local AWS did not answer on {self.endpoint} within {timeout:.0f}s")
@@ -120,15 +130,7 @@ class LocalAws:
         self._reset_auth(previous)
 
     def stop(self) -> None:
-        if self._proc is None:
-            return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        self._proc = None
+        self.service.stop()
 
     def __enter__(self) -> LocalAws:
         return self.start()
