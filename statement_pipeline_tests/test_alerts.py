@@ -286,3 +286,26 @@ def test_slack_is_off_unless_configured_and_needs_its_token(
     monkeypatch.setenv("STATEMENT_SLACK_CHANNEL", "#statement-imports")
     with pytest.raises(ValueError, match="STATEMENT_SLACK_TOKEN is not"):
         defs()
+
+
+def test_a_publish_that_fails_shows_on_the_sensor_tick(
+    inbox: Inbox, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = inbox.topic_arn.replace("statement-alerts", "deleted-topic")
+    monkeypatch.setenv("STATEMENT_ALERT_TOPIC_ARN", gone)
+    sensor = AlertSensor(instance)
+    sensor.tick()
+    failing_month()
+    report = run_import(MONTH, instance)
+
+    with dg.build_sensor_context(
+        instance=instance, cursor=sensor.cursor, resources=sensor.resources
+    ) as context:
+        data = sensor.sensor.evaluate_tick(context)
+
+    # The daemon marks such a tick failed, with this error, in the sensor's history.
+    (reaction,) = data.dagster_run_reactions
+    assert reaction.dagster_run.run_id == report.run_id
+    assert reaction.error is not None
+    assert "NotFound" in reaction.error.to_string()
+    assert inbox.messages() == []
