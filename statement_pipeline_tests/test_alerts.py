@@ -16,11 +16,13 @@ import dagster_slack.sensors
 import pytest
 
 from statement_pipeline.aws import clients
+from statement_pipeline.aws.alerts import publish_alert
 from statement_pipeline.cli.job_runner import import_job, run_import
 from statement_pipeline.definitions import defs
+from statement_pipeline.local_aws.alert_inbox import Inbox, fields_of, subscribed_inbox
+from statement_pipeline.rules.alerts import Alert
 from statement_pipeline.rules.csv_records import COLUMNS
 from statement_pipeline.rules.items import key_of
-from statement_pipeline_tests.alert_inbox import Inbox, fields_of, subscribed_inbox
 from statement_pipeline_tests.scenarios import NAMES, put_files, setup_aws
 from statement_samples import generate_rows, render_csv
 
@@ -309,3 +311,12 @@ def test_a_publish_that_fails_shows_on_the_sensor_tick(
     assert reaction.error is not None
     assert "NotFound" in reaction.error.to_string()
     assert inbox.messages() == []
+
+
+def test_the_local_inbox_can_be_set_up_again_without_a_second_subscription(
+    inbox: Inbox,
+) -> None:
+    again = subscribed_inbox()
+    assert again == inbox
+    publish_alert(clients.client("sns"), inbox.topic_arn, Alert("s", "month: 2026-04", {}))
+    assert [n["Message"] for n in inbox.messages()] == ["month: 2026-04"]

@@ -16,9 +16,9 @@ from pathlib import Path
 import dagster as dg
 
 from statement_pipeline.aws.bootstrap import bootstrap_from_environment
+from statement_pipeline.local_aws.alert_inbox import fields_of, subscribed_inbox
 from statement_pipeline.rules.csv_records import COLUMNS
 from statement_pipeline.rules.names import Names
-from statement_pipeline_tests.alert_inbox import fields_of, subscribed_inbox
 from statement_pipeline_tests.processes import (
     BIN,
     Background,

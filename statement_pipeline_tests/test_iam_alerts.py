@@ -10,11 +10,11 @@ import pytest
 
 from statement_pipeline import cli
 from statement_pipeline.aws.alerts import publish_alert
+from statement_pipeline.local_aws.alert_inbox import subscribed_inbox
 from statement_pipeline.rules.alerts import Alert
 from statement_pipeline.rules.iam_lint import lint_policy
 from statement_pipeline.rules.iam_policy import run_policy
 from statement_pipeline.rules.names import Names
-from statement_pipeline_tests.alert_inbox import subscribed_inbox
 from statement_pipeline_tests.conftest import REGION
 from statement_pipeline_tests.test_iam import ACCOUNT, _denied, create_policy_user, iam_enforced
 
