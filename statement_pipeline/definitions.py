@@ -5,6 +5,7 @@ import os
 import dagster as dg
 from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
+from statement_pipeline.alerts import alert_sensors
 from statement_pipeline.assets import loaded_statements, scheduled_statements
 from statement_pipeline.checks import statement_checks
 from statement_pipeline.executor import EXECUTOR_ENV, select_executor
@@ -13,9 +14,11 @@ from statement_pipeline.jobs import import_statements_job
 from statement_pipeline.resources import (
     DynamoDBResource,
     ImportTuning,
+    SNSResource,
     SQSResource,
     StatementFilesResource,
 )
+from statement_pipeline.rules.alerts import AlertSettings
 from statement_pipeline.rules.names import Names
 from statement_pipeline.schedules import monthly_statement_schedule
 from statement_pipeline.sensors import build_statement_file_sensor, interval_from_env
@@ -43,6 +46,8 @@ def defs() -> dg.Definitions:
     # Loading, not importing, reads the STATEMENT_* variables: the contract gives each a
     # default, which dg.EnvVar cannot, and the UI then shows the names actually used.
     names = Names.from_env()
+    alerts = AlertSettings.from_env()
+    interval = interval_from_env()
     overdue = loaded_by_policy(loaded_by_day_from_env())
     s3 = S3Resource()
     shared_outputs = (
@@ -63,7 +68,7 @@ def defs() -> dg.Definitions:
         ],
         asset_checks=[statement_checks],
         jobs=[import_statements_job],
-        sensors=[build_statement_file_sensor(interval_from_env())],
+        sensors=[build_statement_file_sensor(interval), *alert_sensors(alerts, interval)],
         schedules=[monthly_statement_schedule],
         resources={
             "s3": s3,
@@ -72,6 +77,7 @@ def defs() -> dg.Definitions:
             ),
             "statement_queue": SQSResource(queue_name=names.queue),
             "statement_table": DynamoDBResource(table_name=names.table),
+            "statement_alerts": SNSResource(topic_arn=alerts.topic_arn),
             "import_tuning": import_tuning_from_env(),
             **shared_outputs,
         },

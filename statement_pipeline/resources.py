@@ -1,4 +1,4 @@
-"""Dagster resources: S3 (dagster-aws S3Resource), our SQS and DynamoDB, and the import's tuning.
+"""Dagster resources: S3 (dagster-aws S3Resource), our SQS, DynamoDB and SNS, the import's tuning.
 
 Names are ordinary fields with the contract's defaults; `definitions.py` fills them from the
 STATEMENT_* variables when the definitions load, so the UI's resource page shows the real
@@ -98,6 +98,21 @@ class DynamoDBResource(ResourceWithBoto3Configuration):
     def get_batch_write_client(self) -> Any:
         """The loaders' client: one attempt per BatchWriteItem, the write budget retries."""
         return boto3_client(self, "dynamodb", max_attempts=clients.BATCH_WRITE_ATTEMPTS)
+
+
+class SNSResource(ResourceWithBoto3Configuration):
+    """The SNS topic that hears about failed import runs (none: alerts are off)."""
+
+    topic_arn: str | None = Field(
+        default=None,
+        description=(
+            "ARN of the SNS topic alerts are published to (STATEMENT_ALERT_TOPIC_ARN); "
+            "empty: no alert is sent."
+        ),
+    )
+
+    def get_client(self) -> Any:
+        return boto3_client(self, "sns")
 
 
 class ImportTuning(dg.ConfigurableResource):

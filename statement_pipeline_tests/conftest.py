@@ -95,6 +95,8 @@ LONG_MODULES = {
     "test_daemon.py": 25,
     "test_browser.py": 20,
     "test_corrected_month.py": 20,
+    "test_alerts_daemon.py": 60,
+    "test_alerts.py": 20,
 }
 
 

@@ -48,5 +48,8 @@ def test_dg_list_defs_names_the_contract_definitions() -> None:
         ("loaded_statements", name) for name in CHECKS
     }
     assert "import_statements_job" in {j["name"] for j in defs["jobs"]}
-    assert {s["name"] for s in defs["sensors"]} == {"statement_file_sensor"}
+    assert {s["name"] for s in defs["sensors"]} == {
+        "statement_file_sensor",
+        "statement_alert_sensor",
+    }
     assert {s["name"] for s in defs["schedules"]} == {"monthly_statement_schedule"}

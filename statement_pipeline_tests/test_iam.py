@@ -230,6 +230,7 @@ def test_lint_checks_shape_and_lists_its_rules() -> None:
         "no-wildcard-actions",
         "no-broad-resources",
         "object-writes-only-to-rejects",
+        "alerts-publish-to-one-topic",
     }
     statement = {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::b/x"}
     problems = lint_policy({"Version": "2008-10-17", "Statement": [statement, statement]})
@@ -320,8 +321,8 @@ MOTO_ACTION_NAMES = {
     "sqs:DeleteMessage": "sqs:DeleteMessageBatch",
     "sqs:ChangeMessageVisibility": "sqs:ChangeMessageVisibilityBatch",
 }
-# moto checks these against Resource "*" only: SQS calls without a queue URL, all DynamoDB.
-MOTO_UNSCOPED_ACTIONS = {"sqs:CreateQueue", "sqs:GetQueueUrl"}
+# moto checks these against Resource "*" only: SQS calls without a queue URL, SNS, all DynamoDB.
+MOTO_UNSCOPED_ACTIONS = {"sqs:CreateQueue", "sqs:GetQueueUrl", "sns:Publish"}
 
 
 def moto_view(policy: dict[str, Any]) -> dict[str, Any]:

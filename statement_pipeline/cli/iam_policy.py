@@ -1,15 +1,17 @@
 """`statement-pipeline iam-policy`: print the least-privilege IAM policy of a run (or bootstrap).
 
-The names come from STATEMENT_BUCKET / STATEMENT_PREFIX / STATEMENT_QUEUE / STATEMENT_TABLE,
-exactly as a run resolves them; no AWS call is made. The JSON goes to stdout alone, so it
-can be piped into `aws iam put-role-policy --policy-document file:///dev/stdin`; notes and
-problems go to stderr.
+The names come from STATEMENT_BUCKET / STATEMENT_PREFIX / STATEMENT_QUEUE / STATEMENT_TABLE
+and STATEMENT_ALERT_TOPIC_ARN, exactly as a run resolves them; no AWS call is made. The JSON
+goes to stdout alone, so it can be piped into
+`aws iam put-role-policy --policy-document file:///dev/stdin`; notes and problems go to stderr.
 """
 
 import argparse
+import os
 import sys
 from typing import Any
 
+from statement_pipeline.rules.alerts import ENV_ALERT_TOPIC, topic_arn_setting
 from statement_pipeline.rules.names import Names
 
 
@@ -22,15 +24,25 @@ def run(args: argparse.Namespace) -> int:
         run_policy,
     )
 
-    make = bootstrap_policy if args.bootstrap else run_policy
     partition = partition_for_region(args.region) if args.region else "aws"
     try:
-        policy = make(
-            Names.from_env(),
-            account_id=args.account_id,
-            region=args.region,
-            partition=partition,
-        )
+        if args.bootstrap:
+            policy = bootstrap_policy(
+                Names.from_env(),
+                account_id=args.account_id,
+                region=args.region,
+                partition=partition,
+            )
+        else:
+            # The alert sensor publishes from the daemon: the run role gets sns:Publish on the
+            # topic when STATEMENT_ALERT_TOPIC_ARN is set, and nothing for SNS otherwise.
+            policy = run_policy(
+                Names.from_env(),
+                account_id=args.account_id,
+                region=args.region,
+                partition=partition,
+                alert_topic_arn=topic_arn_setting(os.environ.get(ENV_ALERT_TOPIC)),
+            )
     except ValueError as exc:
         print(f"statement-pipeline iam-policy: {exc}", file=sys.stderr)
         return 2

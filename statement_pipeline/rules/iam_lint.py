@@ -130,6 +130,23 @@ def _check_object_writes(policy: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _check_sns(policy: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    for index, statement in enumerate(_statements(policy)):
+        actions = [a for a in _as_list(statement.get("Action")) if str(a).startswith("sns:")]
+        if not actions or statement.get("Effect") != "Allow":
+            continue
+        label = _label(index, statement)
+        if actions != ["sns:Publish"] or len(_as_list(statement.get("Action"))) != 1:
+            problems.append(f"{label}: SNS grants sns:Publish alone, in a statement of its own")
+        for resource in _as_list(statement.get("Resource")):
+            parts = str(resource).split(":")
+            # The topic is configured as a whole ARN: nothing in it is left to a wildcard.
+            if len(parts) != 6 or parts[2] != "sns" or "*" in resource or "?" in resource:
+                problems.append(f"{label}: sns:Publish on {resource!r}, not one exact topic ARN")
+    return problems
+
+
 @dataclass(frozen=True)
 class StaticRule:
     """One static check of a policy document."""
@@ -154,6 +171,11 @@ STATIC_RULES: tuple[StaticRule, ...] = (
         "object-writes-only-to-rejects",
         f"s3:PutObject / s3:DeleteObject only under {REJECTS_ROOT}",
         _check_object_writes,
+    ),
+    StaticRule(
+        "alerts-publish-to-one-topic",
+        "SNS: sns:Publish alone, on one exact topic ARN (no wildcard in any segment)",
+        _check_sns,
     ),
 )
 

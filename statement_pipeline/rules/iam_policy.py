@@ -1,7 +1,8 @@
 """IAM policies for the pipeline: least privilege for a run, and what `bootstrap` needs.
 
 Plain Python, no Dagster and no AWS call: the policies are built from the resource names
-(CONTRACT.md section 4) and printed by the CLI for an operator to attach to a role.
+(CONTRACT.md section 4) and printed by the CLI for an operator to attach to a role. The alert
+topic is configured as a whole ARN, so its statement is always exact.
 
 ARNs: S3 ARNs carry neither region nor account, so they are always exact. SQS and DynamoDB
 ARNs need both; when `account_id` / `region` are not given, the policy uses `*` in those
@@ -158,6 +159,7 @@ def run_policy(
     account_id: str | None = None,
     region: str | None = None,
     partition: str = "aws",
+    alert_topic_arn: str | None = None,
 ) -> dict[str, Any]:
     """Least-privilege identity policy for one pipeline run (sensor, import job, checks).
 
@@ -178,6 +180,9 @@ def run_policy(
       receive and change visibility (the check peeks: it hides each message while it reads
       the DLQ, then makes them visible again) on the DLQ; nothing can delete from it.
     - `WriteStatementTable`: DescribeTable, BatchWriteItem and Query on the table.
+    - `PublishAlerts`, only with `alert_topic_arn` (STATEMENT_ALERT_TOPIC_ARN): `sns:Publish`
+      on that topic alone, its ARN exactly as configured (the alert sensor runs in the
+      daemon; without a topic it publishes nothing and needs nothing).
 
     Encryption: the bootstrap defaults (SSE-S3 bucket, SSE-SQS queues, DynamoDB with the AWS
     managed key `aws/dynamodb`) need no KMS permission. If the queues or bucket are switched
@@ -223,6 +228,8 @@ def run_policy(
             arns.table,
         ),
     ]
+    if alert_topic_arn:
+        statements.append(_statement("PublishAlerts", ["sns:Publish"], alert_topic_arn))
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
