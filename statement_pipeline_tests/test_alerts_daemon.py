@@ -21,7 +21,7 @@ from statement_pipeline.rules.csv_records import COLUMNS
 from statement_pipeline.rules.names import Names
 from statement_pipeline_tests.processes import (
     BIN,
-    Background,
+    background,
     dagster_home,
     describe_runs,
     month_runs,
@@ -75,7 +75,7 @@ def test_the_daemon_announces_a_retried_month_once_for_its_last_failure(
         "STATEMENT_ALERT_TOPIC_ARN": inbox.topic_arn,
         "STATEMENT_UI_URL": UI,
     }
-    daemon = Background(
+    daemon = background(
         [str(BIN / "dagster-daemon"), "run", "-m", "statement_pipeline"],
         env,
         tmp_path / "daemon.log",

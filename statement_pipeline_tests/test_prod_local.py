@@ -24,7 +24,9 @@ import pytest
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.table import count_month
 from statement_pipeline.cli.dev import month_shift
+from statement_pipeline.local_aws.alert_inbox import fields_of, subscribed_inbox
 from statement_pipeline.supervision.service import Service, free_port
+from statement_pipeline_tests import scenarios
 from statement_pipeline_tests.distributed_stack import kill_tree, require_servers
 from statement_pipeline_tests.processes import BIN, ui_run_ids, ui_run_statuses, wait_for
 
@@ -74,11 +76,16 @@ def stop(service: Service) -> None:
     assert service.exit_code == 0, service.output()
 
 
-def month_in_table(state: Path, month: str, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Items of the month in the local AWS, through the env file prod-local writes."""
+def point_at_local_aws(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's AWS clients at prod-local's local AWS, through the env file it writes."""
     for line in (state / "local-aws.env").read_text().splitlines():
         name, value = line.removeprefix("export ").split("=", 1)
         monkeypatch.setenv(name, value)
+
+
+def month_in_table(state: Path, month: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Items of the month in the local AWS."""
+    point_at_local_aws(state, monkeypatch)
     return count_month(clients.client("dynamodb"), "statements", month)
 
 
@@ -138,6 +145,16 @@ def test_prod_local_restarts_what_exits_keeps_its_state_and_starts_again_at_once
         wait_for(lambda: ui_run_ids(url) is not None, 300, "the UI", fresh.output)
         assert "new" in fresh.output().split("PostgreSQL (Dagster instance)")[1].splitlines()[0]
         assert not set(ui_run_ids(url) or []) & set(runs)
+        # A failed month is announced on the alert topic prod-local created, with its link.
+        wait_for(lambda: succeeded_runs(url), 300, "the sample month's import", fresh.output)
+        point_at_local_aws(state, monkeypatch)
+        broken = month_shift(datetime.now(UTC), 3)
+        scenarios.put_files(broken, [("unreadable.csv", b"statement_id,period\n\xff\xfe\n")])
+        inbox = subscribed_inbox()
+        (alert,) = wait_for(inbox.messages, 300, "the failed month's alert", fresh.output)
+        fields = fields_of(alert)
+        assert fields["month"] == broken
+        assert fields["link"].startswith(f"{url}/runs/")
         # A service that keeps dying stops the stack, naming it, with its last lines.
         for _ in range(12):
             if not fresh.alive():

@@ -66,7 +66,10 @@ def run(args: argparse.Namespace) -> int:
     from statement_pipeline.cli.dev import _cli_path, env_file_text
     from statement_pipeline.cli.local_servers import MissingServer, missing_servers
     from statement_pipeline.cli.prod_stack import IO_BUCKET, ProdStack
+    from statement_pipeline.local_aws.alert_inbox import subscribed_inbox
     from statement_pipeline.local_aws.server import LOCAL_ENV, LocalAws
+    from statement_pipeline.rules.alerts import ENV_ALERT_TOPIC as ALERT_TOPIC_ENV
+    from statement_pipeline.rules.alerts import ENV_UI_URL as UI_URL_ENV
     from statement_pipeline.rules.names import Names
     from statement_pipeline.supervision.service import port_is_free
 
@@ -88,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     local_aws = LocalAws(state_file=state / LOCAL_AWS_STATE, log=logs / "local-aws.log")
     aws_env = {**LOCAL_ENV, "AWS_ENDPOINT_URL": local_aws.endpoint}
     url = f"http://{args.host}:{args.port}"
-    stack = ProdStack(state, aws_env, webserver=(args.host, args.port), report=_report)
+    stack: ProdStack | None = None
     try:
         local_aws.start()
         os.environ.update(aws_env)
@@ -99,6 +102,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"  bootstrap: {line}")
         clients.client("s3").create_bucket(Bucket=IO_BUCKET)
         print(f"  op outputs: s3://{IO_BUCKET}/ (S3PickleIOManager)")
+        inbox = subscribed_inbox()
+        print(f"  alerts: SNS {inbox.topic_arn} -> SQS {inbox.queue_url}")
+        alerts = {ALERT_TOPIC_ENV: inbox.topic_arn, UI_URL_ENV: url}
+        stack = ProdStack(
+            state, aws_env, webserver=(args.host, args.port), extra_env=alerts, report=_report
+        )
         stack.start()
         stack.supervisor.watch(local_aws.service)
         stack.services["local-aws"] = local_aws.service
@@ -121,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
             f"\nState (instance, local AWS contents) and logs: {rel}/ (kept across starts; "
             "--fresh starts empty)\nDrop a new file, which the sensor then imports on its own:\n"
             f"  . {rel}/{ENV_FILE} && {_cli_path()} upload {os.path.relpath(drop)} "
-            f"--month {drop_month}\nA service that exits is started again; Ctrl-C stops "
+            f"--month {drop_month}\nA failed month's alert lands in the SQS queue "
+            f"{inbox.queue_url}\nA service that exits is started again; Ctrl-C stops "
             "everything.\n",
             flush=True,
         )
@@ -138,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         # Even a second Ctrl-C must not leave a server running.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        stack.stop()
+        if stack is not None:
+            stack.stop()
         local_aws.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, previous)
