@@ -105,9 +105,12 @@ class Month:
     data_seed: int
 
 
-def make_month(records: int, files: int, data_seed: int) -> Month:
+def make_month(records: int, files: int, data_seed: int, quirks: bool = False) -> Month:
     return Month(
-        MONTH, records, sample.write_month(MONTH, records, files, seed=data_seed), data_seed
+        MONTH,
+        records,
+        sample.write_month(MONTH, records, files, seed=data_seed, quirks=quirks),
+        data_seed,
     )
 
 
