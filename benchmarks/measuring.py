@@ -110,10 +110,15 @@ def tree_rss_bytes(root: int) -> int:
 
 
 class PeakRss:
-    """Polls a process tree's summed RSS (psutil is not a dependency) and keeps the peak."""
+    """Polls a process tree's summed RSS (psutil is not a dependency) and keeps the peak.
+
+    Each poll is also kept as a sample (epoch seconds, tree RSS bytes, CPU seconds of the
+    root process), so a profile can tell which phase of the run used the memory and the CPU.
+    """
 
     def __init__(self, pid: int, interval: float = 0.1) -> None:
         self.peak = 0
+        self.samples: list[tuple[float, int, float]] = []
         self._pid = pid
         self._interval = interval
         self._stop = threading.Event()
@@ -122,7 +127,13 @@ class PeakRss:
 
     def _poll(self) -> None:
         while not self._stop.wait(self._interval):
-            self.peak = max(self.peak, tree_rss_bytes(self._pid))
+            rss = tree_rss_bytes(self._pid)
+            try:
+                cpu = cpu_seconds(self._pid)
+            except (OSError, IndexError, ValueError):
+                continue
+            self.peak = max(self.peak, rss)
+            self.samples.append((time.time(), rss, cpu))
 
     def stop(self) -> int:
         self._stop.set()
@@ -184,6 +195,8 @@ class Materialized:
     ended_at: float = 0.0
     # User + system CPU seconds of the command and the processes it waited for.
     cpu_s: float = 0.0
+    # PeakRss's samples: (epoch seconds, tree RSS bytes, CPU seconds of the command).
+    samples: list[tuple[float, int, float]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -284,6 +297,7 @@ def materialize(period: str, config: Mapping[str, Any], env: Mapping[str, str]) 
             started_at=started_at,
             ended_at=ended_at,
             cpu_s=usage.ru_utime + usage.ru_stime,
+            samples=rss.samples,
         )
 
 

@@ -28,7 +28,8 @@ Phases (contiguous: they add up to the wall time):
 | finish (read-back) | | `finish_load` ends |
 | checks | | `statement_checks` ends |
 | run end | | the run's success event |
-| exit | | the process has exited |
+| exit: CLI wrap-up | | the interpreter begins to shut down (atexit) |
+| exit: interpreter shutdown | | the process has exited |
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ PHASES = (
     "run set-up",
     *(stage[0] for stage in STAGES),
     "run end",
-    "exit",
+    "exit: CLI wrap-up",
+    "exit: interpreter shutdown",
 )
 
 
@@ -85,10 +87,28 @@ class Timeline:
 
     phases: dict[str, float]
     in_steps: dict[str, float] = field(default_factory=dict)
+    # Epoch seconds where each phase began and ended.
+    spans: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def total(self) -> float:
         return sum(self.phases.values())
+
+    def usage(self, samples: Sequence[tuple[float, int, float]]) -> dict[str, tuple[float, int]]:
+        """CPU seconds used and peak RSS bytes of each phase, from (epoch, RSS, CPU) samples.
+
+        A phase's CPU is the process's CPU at the last sample before its end minus at the last
+        sample before its start (so a phase shorter than the sampling interval may show 0).
+        """
+
+        def cpu_at(t: float) -> float:
+            return max((cpu for at, _, cpu in samples if at <= t), default=0.0)
+
+        out: dict[str, tuple[float, int]] = {}
+        for name, (start, end) in self.spans.items():
+            rss = max((r for at, r, _ in samples if start <= at <= end), default=0)
+            out[name] = (cpu_at(end) - cpu_at(start), rss)
+        return out
 
 
 def read_marks(path: Path) -> dict[str, float]:
@@ -116,14 +136,17 @@ def timeline(
     """
     phases: dict[str, float] = {}
     in_steps: dict[str, float] = {}
+    spans: dict[str, tuple[float, float]] = {}
     at = started_at
 
     def until(name: str, end: float | None) -> None:
         nonlocal at
         if end is None or end < at:
             phases[name] = 0.0
+            spans[name] = (at, at)
             return
         phases[name] = end - at
+        spans[name] = (at, end)
         at = end
 
     for name, mark in STARTUP_MARKS:
@@ -135,8 +158,9 @@ def timeline(
         in_steps[name] = sum(end - start for start, end in mine)
         until(name, max((end for _, end in mine), default=None))
     until("run end", run_end)
-    until("exit", ended_at)
-    return Timeline(phases, in_steps)
+    until("exit: CLI wrap-up", marks.get("interpreter_exit"))
+    until("exit: interpreter shutdown", ended_at)
+    return Timeline(phases, in_steps, spans)
 
 
 @dataclass
@@ -151,6 +175,8 @@ class Pair:
     calls: int
     emulator_cpu_s: float
     ok: bool
+    # Per phase: CPU seconds of the import process and peak RSS bytes of its tree.
+    usage: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -211,6 +237,7 @@ def measure_pair(month: Month, counter: CallCounter) -> Pair:
         calls=calls,
         emulator_cpu_s=emulator_cpu,
         ok=result.ok and top.ok,
+        usage=line.usage(result.samples),
     )
     print(
         f"  {month.records:>7,} statements: import {pair.wall_s:6.2f}s "
@@ -234,26 +261,36 @@ def profile_table(records: int, pairs: Sequence[Pair]) -> list[str]:
     lines = [
         f"{records:,} statements, {len(pairs)} repetition(s), median (min):",
         "",
-        "| phase | import s | share | in steps s | ceiling s |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| phase | import s | share | in steps s | CPU s | peak RSS MB | ceiling s "
+        "| ceiling CPU s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for phase in PHASES:
         values = [p.timeline.phases[phase] for p in pairs]
         steps = [p.timeline.in_steps.get(phase) for p in pairs]
         stages = CEILING_OF.get(phase, ())
         top = [sum(p.ceiling.stages[s] for s in stages) for p in pairs]
+        top_cpu = [sum(p.ceiling.client_cpu[s] for s in stages) for p in pairs]
+        cpu = [p.usage.get(phase, (0.0, 0))[0] for p in pairs]
+        rss = [p.usage.get(phase, (0.0, 0))[1] / 2**20 for p in pairs]
         lines.append(
             f"| {phase} | {_median(values):.2f} ({min(values):.2f}) | "
             f"{_median(values) / _median(walls):.0%} | "
             + (f"{_median([s or 0.0 for s in steps]):.2f}" if steps[0] is not None else "-")
-            + " | "
-            + (f"{_median(top):.2f} ({' + '.join(stages)})" if stages else "-")
+            + f" | {_median(cpu):.2f} | {max(rss):.0f} | "
+            + (
+                f"{_median(top):.2f} ({' + '.join(stages)}) | {_median(top_cpu):.2f}"
+                if stages
+                else "- | -"
+            )
             + " |"
         )
     tops = [p.ceiling.seconds for p in pairs]
     lines.append(
         f"| **whole process** | **{_median(walls):.2f}** ({min(walls):.2f}) | 100% | - | "
-        f"**{_median(tops):.2f}** ({min(tops):.2f}) |"
+        f"{_median([p.cpu_s for p in pairs]):.2f} | {max(p.peak_rss_mb for p in pairs):.0f} | "
+        f"**{_median(tops):.2f}** ({min(tops):.2f}) | "
+        f"{_median([sum(p.ceiling.client_cpu.values()) for p in pairs]):.2f} |"
     )
     return lines
 
