@@ -203,7 +203,8 @@ class _Run:
         self.s3 = clients.client("s3")
         self.sqs = clients.client("sqs")
         self.ddb = clients.client("dynamodb")
-        self.writes = clients.client("dynamodb", max_attempts=clients.BATCH_WRITE_ATTEMPTS)
+        # The loaders' own client settings (one attempt, no client-side request checks).
+        self.writes = clients.batch_write_client()
         self.failures: list[str] = []
 
     def get_files(self) -> None:
