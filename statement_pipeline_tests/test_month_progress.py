@@ -1,0 +1,117 @@
+"""A loader op's progress on its own month (rules/month_progress.py)."""
+
+import threading
+
+from statement_pipeline.rules.messages import RecordBatch
+from statement_pipeline.rules.month_progress import LineSet, MonthProgress
+
+KEY_A = "statements/2026-10/a.csv"
+KEY_B = "statements/2026-10/b.csv"
+SOURCES = {KEY_A: '"etag-a"', KEY_B: '"etag-b"'}
+VALUES = ("x",) * 10
+
+
+def _batch(
+    lines: range, key: str = KEY_A, etag: str = '"etag-a"', period: str = "2026-10"
+) -> RecordBatch:
+    return RecordBatch(period, key, etag, tuple((line, VALUES) for line in lines))
+
+
+def test_line_set_counts_each_line_once_and_grows() -> None:
+    lines = LineSet()
+    assert lines.add(2) is True
+    assert lines.add(2) is False
+    assert lines.add(100_003) is True
+    assert len(lines) == 2
+    assert 2 in lines
+    assert 100_003 in lines
+    assert 3 not in lines
+    assert 10_000_000 not in lines
+    assert -1 not in lines
+
+
+def test_line_set_of_a_large_file_is_one_bit_a_line() -> None:
+    lines = LineSet()
+    for line in range(2, 60_002):
+        lines.add(line)
+    assert len(lines) == 60_000
+    assert all(line in lines for line in (2, 30_000, 60_001))
+    assert 60_002 not in lines
+
+
+def test_written_records_count_once_even_when_delivered_twice() -> None:
+    progress = MonthProgress("2026-10", 5, SOURCES)
+    first = _batch(range(2, 5))
+    for _ in range(2):
+        progress.hold(first)
+        progress.release(first, written=True)
+    assert progress.records == 3
+    assert not progress.complete
+    progress.hold(_batch(range(2, 4), KEY_B, '"etag-b"'))
+    progress.release(_batch(range(2, 4), KEY_B, '"etag-b"'), written=True)
+    assert progress.records == 5
+    assert progress.complete
+
+
+def test_other_months_and_old_versions_do_not_count() -> None:
+    progress = MonthProgress("2026-10", 2, SOURCES)
+    other = _batch(range(2, 4), period="2026-09")
+    stale = _batch(range(2, 4), etag='"etag-old"')
+    for batch in (other, stale):
+        progress.hold(batch)
+        progress.release(batch, written=True)
+    assert progress.records == 0
+    assert progress.other_months == 2
+    assert not progress.accounted_for
+
+
+def test_accounted_for_while_the_rest_is_held_and_not_after_a_failed_write() -> None:
+    progress = MonthProgress("2026-10", 4, SOURCES)
+    done, held = _batch(range(2, 4)), _batch(range(4, 6))
+    progress.hold(done)
+    progress.release(done, written=True)
+    assert not progress.accounted_for
+    progress.hold(held)
+    assert progress.accounted_for
+    assert not progress.complete
+    # The write failed: the message comes back to the queue, so there is work to receive again.
+    progress.release(held, written=False)
+    assert not progress.accounted_for
+    assert progress.records == 2
+
+
+def test_a_record_held_twice_is_counted_once() -> None:
+    progress = MonthProgress("2026-10", 4, SOURCES)
+    twice = _batch(range(2, 4))
+    progress.hold(twice)
+    progress.hold(twice)
+    assert not progress.accounted_for
+    progress.release(twice, written=True)
+    progress.hold(_batch(range(4, 6)))
+    # Lines 2-3 are written (and one worker still holds them): 2 written + 2 held is the month.
+    assert progress.accounted_for
+
+
+def test_an_empty_month_is_never_accounted_for_or_complete() -> None:
+    progress = MonthProgress("2026-10", 0, SOURCES)
+    assert not progress.accounted_for
+    assert not progress.complete
+
+
+def test_wait_wakes_when_a_batch_is_released() -> None:
+    progress = MonthProgress("2026-10", 2, SOURCES)
+    batch = _batch(range(2, 4))
+    progress.hold(batch)
+    woke = threading.Event()
+
+    def waiter() -> None:
+        progress.wait(timeout=60)
+        woke.set()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    # Released until the waiter is seen awake: the release may come before it began to wait.
+    while not woke.wait(0.01):
+        progress.release(batch, written=True)
+    thread.join()
+    assert progress.complete
