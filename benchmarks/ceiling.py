@@ -1,3 +1,5 @@
+# Over 350 lines: the six stages of the import, each mirrored call for call, read best as one
+# piece beside the import they measure.
 """The emulator's ceiling: the import's AWS calls made directly with boto3, and nothing else.
 
 What the emulator itself needs to serve an import of a month: the same requests with the same

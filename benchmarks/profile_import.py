@@ -1,3 +1,5 @@
+# Over 350 lines: the phases, their measurement and their table belong together; the
+# measuring of a command is shared with the other benchmarks in measuring.py.
 """Profile of a month's import as users run it, beside the emulator's ceiling, in one run.
 
     .venv/bin/python benchmarks/profile_import.py                       # 23,300 and 233,000

@@ -115,3 +115,23 @@ def test_wait_wakes_when_a_batch_is_released() -> None:
         progress.release(batch, written=True)
     thread.join()
     assert progress.complete
+
+
+def test_fair_share_takes_the_most_until_few_messages_are_left() -> None:
+    # 40 records in messages of 4: 10 messages for 2 workers.
+    progress = MonthProgress("2026-10", 40, SOURCES, workers=2)
+    assert progress.fair_share(10) == 10  # nothing seen yet
+    first = _batch(range(2, 6))
+    progress.hold(first)
+    # 36 records (9 messages) left: 5 each.
+    assert progress.fair_share(10) == 5
+    assert progress.fair_share(3) == 3
+    progress.release(first, written=True)
+    later = [_batch(range(line, line + 4)) for line in range(6, 38, 4)]
+    for batch in later:
+        progress.hold(batch)
+    # 4 records (1 message) left: a worker takes 1, never 0.
+    assert progress.fair_share(10) == 1
+    progress.hold(_batch(range(38, 42)))
+    assert progress.accounted_for
+    assert progress.fair_share(10) == 1

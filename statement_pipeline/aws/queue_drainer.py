@@ -163,10 +163,13 @@ class Drainer:
 
     def _receive(self) -> list[dict[str, Any]]:
         s = self._settings
+        most = s.max_messages
+        if self._progress is not None:
+            most = self._progress.fair_share(most)
         self.stats.bump(receive_calls=1)
         resp = self._sqs.receive_message(
             QueueUrl=self._queue_url,
-            MaxNumberOfMessages=s.max_messages,
+            MaxNumberOfMessages=most,
             WaitTimeSeconds=s.wait_seconds,
             VisibilityTimeout=s.visibility_timeout,
         )

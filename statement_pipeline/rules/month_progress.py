@@ -8,11 +8,14 @@ differently, never counts twice.
 
 While the op's workers hold (are writing) every record of the month that is not written yet,
 an idle worker has nothing of its month left to receive: it waits for the others here instead
-of long-polling the queue, and the op ends as soon as the last of them has written.
+of long-polling the queue, and the op ends as soon as the last of them has written. Towards the
+end of the month each worker takes only its share of what is left (`fair_share`), so that the
+op's workers finish together rather than one of them writing its last ten messages alone.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -52,9 +55,15 @@ class LineSet:
 class MonthProgress:
     """Which records of its own import a loader op has written, and which its workers hold."""
 
-    def __init__(self, period: str, expected: int, sources: Mapping[str, str]) -> None:
+    def __init__(
+        self, period: str, expected: int, sources: Mapping[str, str], workers: int = 1
+    ) -> None:
         self.period = period
         self.expected = expected
+        self.workers = max(1, workers)
+        # Messages of the month held so far and their records: the records a message carries.
+        self._messages = 0
+        self._message_records = 0
         self._sources = dict(sources)
         self._written = {key: LineSet() for key in sources}
         # (source key, line) of the records being written now, with how many workers hold it.
@@ -74,6 +83,8 @@ class MonthProgress:
             return
         with self._changed:
             self._held.update(_keys(batch))
+            self._messages += 1
+            self._message_records += len(batch.records)
 
     def release(self, batch: RecordBatch, *, written: bool) -> None:
         """A worker is done with a batch it held: all of its records written, or not."""
@@ -104,12 +115,29 @@ class MonthProgress:
     def complete(self) -> bool:
         return self.expected > 0 and self._records >= self.expected
 
+    def _unclaimed(self) -> int:
+        """Records of the month neither written nor held by a worker (call under the lock)."""
+        held = sum(1 for key, line in self._held if line not in self._written[key])
+        return max(0, self.expected - self._records - held)
+
     @property
     def accounted_for(self) -> bool:
         """Every record of the month is written, or held by one of the op's workers."""
         with self._changed:
-            held = sum(1 for key, line in self._held if line not in self._written[key])
-            return self.expected > 0 and self._records + held >= self.expected
+            return self.expected > 0 and self._unclaimed() == 0
+
+    def fair_share(self, most: int) -> int:
+        """Messages one worker should take now: its share of what is left, 1 to `most`.
+
+        What is left is counted in messages of the size seen so far; before any is seen, or
+        while plenty is left, a worker takes `most`.
+        """
+        with self._changed:
+            if not self._messages:
+                return most
+            per_message = self._message_records / self._messages
+            left = math.ceil(self._unclaimed() / per_message)
+            return max(1, min(most, math.ceil(left / self.workers)))
 
 
 def _keys(batch: RecordBatch) -> Iterable[tuple[str, int]]:
