@@ -179,6 +179,8 @@ class Pair:
     ok: bool
     # Per phase: CPU seconds of the import process and peak RSS bytes of its tree.
     usage: dict[str, tuple[float, int]] = field(default_factory=dict)
+    # First to last write of the month (the run's `write_seconds`), inside the loading phase.
+    write_window_s: float | None = None
 
     @property
     def ratio(self) -> float:
@@ -230,7 +232,9 @@ def measure_import(
 def measure_pair(month: Month, counter: CallCounter) -> Pair:
     top = measure_ceiling(month)
     result, line, calls, emulator_cpu = measure_import(month, counter)
+    written = result.run.materializations.get("loaded_statements", {}).get("write_seconds")
     pair = Pair(
+        write_window_s=float(written) if isinstance(written, int | float) else None,
         ceiling=top,
         wall_s=result.wall_s,
         timeline=line,
@@ -306,12 +310,15 @@ def summary(records: int, pairs: Sequence[Pair]) -> list[str]:
         (p.wall_s - p.read_back_s) / (p.ceiling.seconds - p.ceiling.stages["read"]) for p in pairs
     ]
     shares = [p.read_back_s / p.wall_s for p in pairs]
+    outside = [p.timeline.phases["loading"] - (p.write_window_s or 0.0) for p in pairs]
     rss = [p.peak_rss_mb for p in pairs]
     return [
         f"- import / ceiling: median {_median(ratios):.2f}, min {min(ratios):.2f} "
         f"(each pair measured back to back)",
         f"- the read-back (finish step): {_median(shares):.0%} of the import; without it on "
         f"both sides, import / ceiling median {_median(without):.2f}, min {min(without):.2f}",
+        f"- loading phase minus the month's write window (first to last write): median "
+        f"{_median(outside):.2f} s",
         f"- calls per 1,000 records: import {per_1000([p.calls for p in pairs]):.1f}, "
         f"ceiling {per_1000([sum(p.ceiling.calls.values()) for p in pairs]):.1f}",
         f"- peak RSS of the process tree: median {_median(rss):.0f} MB (min {min(rss):.0f}, "
