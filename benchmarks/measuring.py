@@ -110,10 +110,15 @@ def tree_rss_bytes(root: int) -> int:
 
 
 class PeakRss:
-    """Polls a process tree's summed RSS (psutil is not a dependency) and keeps the peak."""
+    """Polls a process tree's summed RSS (psutil is not a dependency) and keeps the peak.
+
+    Each poll is also kept as a sample (epoch seconds, tree RSS bytes, CPU seconds of the
+    root process), so a profile can tell which phase of the run used the memory and the CPU.
+    """
 
     def __init__(self, pid: int, interval: float = 0.1) -> None:
         self.peak = 0
+        self.samples: list[tuple[float, int, float]] = []
         self._pid = pid
         self._interval = interval
         self._stop = threading.Event()
@@ -122,7 +127,13 @@ class PeakRss:
 
     def _poll(self) -> None:
         while not self._stop.wait(self._interval):
-            self.peak = max(self.peak, tree_rss_bytes(self._pid))
+            rss = tree_rss_bytes(self._pid)
+            try:
+                cpu = cpu_seconds(self._pid)
+            except (OSError, IndexError, ValueError):
+                continue
+            self.peak = max(self.peak, rss)
+            self.samples.append((time.time(), rss, cpu))
 
     def stop(self) -> int:
         self._stop.set()
@@ -158,6 +169,10 @@ class RunRecord:
     found: bool = False
     run_s: float | None = None
     check_s: float | None = None
+    # Epoch seconds of the run's start and end events, and of each step's start and end.
+    run_start: float | None = None
+    run_end: float | None = None
+    steps: dict[str, tuple[float, float]] = field(default_factory=dict)
     materializations: dict[str, dict[str, Any]] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)
 
@@ -175,6 +190,13 @@ class Materialized:
     wall_s: float
     peak_rss_bytes: int
     run: RunRecord
+    # Epoch seconds when the command was started and when it had exited (reaped).
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    # User + system CPU seconds of the command and the processes it waited for.
+    cpu_s: float = 0.0
+    # PeakRss's samples: (epoch seconds, tree RSS bytes, CPU seconds of the command).
+    samples: list[tuple[float, int, float]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -213,7 +235,10 @@ def read_run(home: str) -> RunRecord:
         stats = instance.get_run_stats(run_id)
         if stats.start_time and stats.end_time:
             record.run_s = round(stats.end_time - stats.start_time, 2)
+            record.run_start, record.run_end = stats.start_time, stats.end_time
         for step in instance.get_run_step_stats(run_id):
+            if step.start_time and step.end_time:
+                record.steps[step.step_key] = (step.start_time, step.end_time)
             if step.step_key == "statement_checks" and step.start_time and step.end_time:
                 record.check_s = round(step.end_time - step.start_time, 2)
         kinds = {
@@ -245,6 +270,7 @@ def materialize(period: str, config: Mapping[str, Any], env: Mapping[str, str]) 
     """
     with tempfile.TemporaryDirectory() as home:
         Path(home, "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        started_at = time.time()
         started = time.monotonic()
         proc = subprocess.Popen(
             materialize_command(period, config),
@@ -253,11 +279,25 @@ def materialize(period: str, config: Mapping[str, Any], env: Mapping[str, str]) 
             stderr=subprocess.STDOUT,
         )
         rss = PeakRss(proc.pid)
-        output, _ = proc.communicate()
+        assert proc.stdout is not None
+        output = proc.stdout.read()
+        proc.stdout.close()
+        # wait4, not wait: the kernel's CPU accounting of the command comes with its exit.
+        _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - started
+        ended_at = time.time()
+        proc.returncode = os.waitstatus_to_exitcode(status)
         peak = rss.stop()
         return Materialized(
-            proc.returncode, output.decode(errors="replace"), wall, peak, read_run(home)
+            proc.returncode,
+            output.decode(errors="replace"),
+            wall,
+            peak,
+            read_run(home),
+            started_at=started_at,
+            ended_at=ended_at,
+            cpu_s=usage.ru_utime + usage.ru_stime,
+            samples=rss.samples,
         )
 
 

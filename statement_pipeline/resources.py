@@ -28,11 +28,13 @@ def boto3_client(
     resource: ResourceWithBoto3Configuration | S3Resource,
     service: str,
     max_attempts: int | None = None,
+    validate: bool = True,
 ) -> Any:
     """A client from the project's one factory, with the resource's fields where set."""
     return clients.client(
         service,
         max_attempts=max_attempts or resource.max_attempts,
+        validate=validate,
         profile_name=resource.profile_name,
         region_name=resource.region_name,
         use_ssl=resource.use_ssl,
@@ -96,8 +98,16 @@ class DynamoDBResource(ResourceWithBoto3Configuration):
         return boto3_client(self, "dynamodb")
 
     def get_batch_write_client(self) -> Any:
-        """The loaders' client: one attempt per BatchWriteItem, the write budget retries."""
-        return boto3_client(self, "dynamodb", max_attempts=clients.BATCH_WRITE_ATTEMPTS)
+        """The loaders' client: one attempt per BatchWriteItem, the write budget retries.
+
+        Like `clients.batch_write_client`, it does not check requests before sending them.
+        """
+        return boto3_client(
+            self,
+            "dynamodb",
+            max_attempts=clients.BATCH_WRITE_ATTEMPTS,
+            validate=clients.BATCH_WRITE_VALIDATION,
+        )
 
 
 class SNSResource(ResourceWithBoto3Configuration):

@@ -10,6 +10,7 @@ from statement_pipeline.rules.month_plan import (
     plan_month,
     planned_records,
     render_rejects,
+    repeated_ids,
     scan_file,
 )
 from statement_samples import generate_rows, render_csv
@@ -45,6 +46,15 @@ def test_identical_rows_load_once_and_conflicts_are_all_rejected() -> None:
     by_key = {f.ref.key: f for f in plan.files}
     assert by_key["statements/2026-10/a.csv"].excluded_lines == frozenset({5})
     assert by_key["statements/2026-10/b.csv"].excluded_lines == frozenset({2, 3, 6})
+
+
+def test_repeated_ids_are_those_on_more_than_one_row_of_the_month() -> None:
+    rows = list(generate_rows(MONTH, 5))
+    a, _ = _scan("statements/2026-10/a.csv", [rows[0], rows[1], rows[1]])
+    b, _ = _scan("statements/2026-10/b.csv", [rows[2], rows[0], rows[3], rows[0]])
+    assert repeated_ids([a, b]) == {id_digest(rows[0][0]), id_digest(rows[1][0])}
+    distinct, _ = _scan("statements/2026-10/c.csv", rows)
+    assert repeated_ids([distinct]) == set()
 
 
 def test_planned_records_skip_excluded_and_invalid_lines() -> None:

@@ -31,6 +31,11 @@ DEFAULT_MAX_ATTEMPTS = 5
 # at the budget's pace. botocore retrying it too would sleep up to 20 s per attempt, unseen by
 # the budget, while the table had capacity again.
 BATCH_WRITE_ATTEMPTS = 1
+# The same client checks no request against the service model before sending it: a month's
+# BatchWriteItem calls carry items the loader built itself (rules/items.py), and checking
+# every attribute of 25 items per call was a quarter of the loaders' CPU (docs/benchmarks.md).
+# DynamoDB still validates each request, and refuses a malformed one with ValidationException.
+BATCH_WRITE_VALIDATION = False
 # Loops of the loaders and checks wait on these; a hung connection must not hang a month.
 CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 60
@@ -50,9 +55,10 @@ def region(session: boto3.session.Session | None = None) -> str | None:
     return os.environ.get("AWS_REGION") or (session or boto3.session.Session()).region_name
 
 
-def client_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Config:
+def client_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS, *, validate: bool = True) -> Config:
     """The retry and timeout settings every client of the project uses."""
     return Config(
+        parameter_validation=validate,
         # total_max_attempts counts the first call too (max_attempts would count retries).
         retries={"mode": "standard", "total_max_attempts": max_attempts},
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -84,6 +90,7 @@ def client(
     service: str,
     *,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    validate: bool = True,
     profile_name: str | None = None,
     **overrides: Any,
 ) -> Any:
@@ -95,7 +102,17 @@ def client(
     session = _session(profile_name)
     kwargs = {key: value for key, value in overrides.items() if value is not None}
     kwargs.setdefault("region_name", region(session))
-    return session.client(service, config=client_config(max_attempts), **kwargs)
+    return session.client(service, config=client_config(max_attempts, validate=validate), **kwargs)
+
+
+def batch_write_client(**overrides: Any) -> Any:
+    """The loaders' DynamoDB client: one attempt per call, requests not checked client-side."""
+    return client(
+        "dynamodb",
+        max_attempts=BATCH_WRITE_ATTEMPTS,
+        validate=BATCH_WRITE_VALIDATION,
+        **overrides,
+    )
 
 
 def error_code(exc: BaseException) -> str:

@@ -154,7 +154,7 @@ def run_loader_op(
     sources = SourceVersions(s3, bucket)
     stop = threading.Event()
     # Only the records this import enqueued count towards its own month being done.
-    progress = MonthProgress(month.period, month.queued, month.queued_sources)
+    progress = MonthProgress(month.period, month.queued, month.queued_sources, workers)
 
     def month_complete() -> bool:
         stats.bump(other_calls=1)

@@ -20,6 +20,7 @@ from statement_pipeline.aws.table import BatchWriter, WriteCounters
 from statement_pipeline.rules.backoff import Backoff
 from statement_pipeline.rules.items import loaded_now, to_item
 from statement_pipeline.rules.messages import PoisonMessage, RecordBatch, decode
+from statement_pipeline.rules.month_progress import MonthProgress
 
 log = logging.getLogger(__name__)
 
@@ -30,46 +31,6 @@ class LoadIncomplete(RuntimeError):
 
 class Superseded(RuntimeError):
     """A file of the month changed during the run: a newer import owns the month now."""
-
-
-class MonthProgress:
-    """Which records of its own import a loader op has written, each counted once.
-
-    The queue is shared by every month, so in a backfill a run's loaders also write other
-    months' records. Once an op has itself written every record its run scheduled (from the
-    file versions that run read), its own month is done and it stops, leaving other months to
-    their own runs. Records are counted by line, so a message delivered twice, or a dead run's
-    message cut differently, never counts twice.
-    """
-
-    def __init__(self, period: str, expected: int, sources: dict[str, str]) -> None:
-        self.period = period
-        self.expected = expected
-        self._sources = dict(sources)
-        self._lines: dict[str, set[int]] = {key: set() for key in sources}
-        self._records = 0
-        self.other_months = 0
-        self._lock = threading.Lock()
-
-    def add(self, batch: RecordBatch) -> None:
-        with self._lock:
-            if batch.period != self.period:
-                self.other_months += len(batch.records)
-                return
-            if self._sources.get(batch.source_key) != batch.source_etag:
-                return
-            lines = self._lines[batch.source_key]
-            before = len(lines)
-            lines.update(line for line, _ in batch.records)
-            self._records += len(lines) - before
-
-    @property
-    def records(self) -> int:
-        return self._records
-
-    @property
-    def complete(self) -> bool:
-        return self.expected > 0 and self._records >= self.expected
 
 
 @dataclass
@@ -87,6 +48,10 @@ class DrainSettings:
     complete_check_seconds: float = 15.0
     deadline_seconds: float = 3600.0
     poll_pause_seconds: float = 0.25
+    # While the op's other workers hold every record of its month not written yet, how long an
+    # idle worker waits for one of them to finish before it looks again (it wakes at once
+    # when one does, and returns when the month is complete).
+    idle_wait_seconds: float = 1.0
 
 
 @dataclass
@@ -174,6 +139,11 @@ class Drainer:
                 raise LoadIncomplete(
                     f"the queue was not drained after {s.deadline_seconds:.0f}s of loading"
                 )
+            if self._progress is not None and self._progress.accounted_for:
+                # Nothing of this op's month is left to receive: a long poll of the queue here
+                # would keep the op waiting up to its wait time after the month is complete.
+                self._progress.wait(s.idle_wait_seconds)
+                continue
             messages = self._receive()
             if messages:
                 self._process(messages)
@@ -193,10 +163,13 @@ class Drainer:
 
     def _receive(self) -> list[dict[str, Any]]:
         s = self._settings
+        most = s.max_messages
+        if self._progress is not None:
+            most = self._progress.fair_share(most)
         self.stats.bump(receive_calls=1)
         resp = self._sqs.receive_message(
             QueueUrl=self._queue_url,
-            MaxNumberOfMessages=s.max_messages,
+            MaxNumberOfMessages=most,
             WaitTimeSeconds=s.wait_seconds,
             VisibilityTimeout=s.visibility_timeout,
         )
@@ -226,7 +199,7 @@ class Drainer:
                 self.stats.bump(superseded=1)
                 done.append(message["ReceiptHandle"])
                 continue
-            unwritten = self._write(batch)
+            unwritten = self._write_held(batch)
             if unwritten:
                 self.stats.bump(failed_messages=1)
                 self.stats.bump(unwritten_records=unwritten)
@@ -237,8 +210,6 @@ class Drainer:
                 retry.append(message["ReceiptHandle"])
                 continue
             self.stats.bump(records=len(batch.records))
-            if self._progress is not None:
-                self._progress.add(batch)
             done.append(message["ReceiptHandle"])
         if done:
             result = delete_messages(self._sqs, self._queue_url, done, self._backoff)
@@ -247,6 +218,18 @@ class Drainer:
             self.stats.bump(delete_failures=len(result.failed))
         if retry:
             self._change_visibility(retry, self._settings.retry_visibility_seconds)
+
+    def _write_held(self, batch: RecordBatch) -> int:
+        """Write a batch while the op's progress counts its records as held by this worker."""
+        if self._progress is None:
+            return self._write(batch)
+        self._progress.hold(batch)
+        unwritten = len(batch.records)
+        try:
+            unwritten = self._write(batch)
+        finally:
+            self._progress.release(batch, written=unwritten == 0)
+        return unwritten
 
     def _write(self, batch: RecordBatch) -> int:
         loaded_at = loaded_now()
