@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from statement_pipeline.aws.bootstrap import TableSettings
 from statement_pipeline.aws.table import count_month
 from statement_pipeline.cli.job_runner import tuning_run_config
 from statement_pipeline.rules.csv_records import COLUMNS
+from statement_pipeline.supervision.service import Service
 from statement_pipeline_tests.scenarios import (
     CLI_TIMEOUT,
     NAMES,
@@ -58,26 +57,18 @@ def test_run_killed_mid_loading_then_rerun_ends_exact(moto_endpoint: str, tmp_pa
     )
     home = tmp_path / "dagster"
     config = write_config(tmp_path / "run.yaml", CONFIG)
-    log = (tmp_path / "killed.log").open("w")
-    victim = subprocess.Popen(
-        cli_command(MONTH, config),
-        env=cli_env(home),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    victim = Service("import", cli_command(MONTH, config), cli_env(home), tmp_path / "killed.log")
+    victim.start()
     deadline = time.monotonic() + CLI_TIMEOUT
     try:
         while count() < 100:
-            assert victim.poll() is None, "the run ended before it could be killed"
+            assert victim.alive(), "the run ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.3)
     finally:
-        # The run's whole process group (the CLI started it as its own session).
-        os.killpg(victim.pid, signal.SIGKILL)
-        victim.wait()
-        log.close()
-    assert victim.returncode == -signal.SIGKILL
+        # The run's whole process group: the CLI and everything it started.
+        victim.kill()
+    assert victim.exit_code == -signal.SIGKILL
     written = count()
     assert 100 <= written < TOTAL
 
