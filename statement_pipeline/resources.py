@@ -1,16 +1,15 @@
-"""Dagster resources: S3 (dagster-aws S3Resource), our SQS and DynamoDB, and the import's tuning.
+"""Dagster resources: the bucket, the queue and the table, and the import's tuning.
 
-Names are ordinary fields with the contract's defaults; `definitions.py` fills them from the
-STATEMENT_* variables when the definitions load, so the UI's resource page shows the real
-bucket, queue and table. Endpoints, regions and credentials resolve the standard boto3 way
-(AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS, ... are honoured) unless set here.
+Names are ordinary fields with the contract's defaults. `definitions.py` fills them from the
+STATEMENT_* variables, and the region and endpoint from the standard AWS variables, when the
+definitions load: the UI's resource page shows what each resource points at, never an empty
+value ("AWS default" where boto3's own chain decides), and the first lines of each run's log
+name them again. Credentials are never fields: the default credential chain supplies them.
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
-from dagster_aws.utils import ResourceWithBoto3Configuration
 from pydantic import Field
 
 from statement_pipeline.aws import clients
@@ -22,32 +21,84 @@ from statement_pipeline.rules.names import (
     dlq_name,
     normalize_prefix,
 )
+from statement_pipeline.rules.progress import PROGRESS_SECONDS
+from statement_pipeline.rules.s3_links import AWS_DEFAULT, browser_url, s3_url
 
 
-def boto3_client(
-    resource: ResourceWithBoto3Configuration | S3Resource,
-    service: str,
-    max_attempts: int | None = None,
-) -> Any:
-    """A client from the project's one factory, with the resource's fields where set."""
-    return clients.client(
-        service,
-        max_attempts=max_attempts or resource.max_attempts,
-        profile_name=resource.profile_name,
-        region_name=resource.region_name,
-        use_ssl=resource.use_ssl,
-        verify=resource.verify,
-        endpoint_url=resource.endpoint_url,
-        aws_access_key_id=resource.aws_access_key_id,
-        aws_secret_access_key=resource.aws_secret_access_key,
-        aws_session_token=resource.aws_session_token,
+def _set(value: str) -> str | None:
+    return None if value == AWS_DEFAULT else value
+
+
+class AwsServiceResource(dg.ConfigurableResource):
+    """Where one AWS service's clients connect (base of the statement resources)."""
+
+    SERVICE: ClassVar[str] = ""
+
+    region_name: str = Field(
+        default=AWS_DEFAULT,
+        description=(
+            "AWS region of the clients: AWS_REGION, else AWS_DEFAULT_REGION or the profile's, "
+            'read when the definitions load ("AWS default": none was found then).'
+        ),
+    )
+    endpoint_url: str = Field(
+        default=AWS_DEFAULT,
+        description=(
+            "The service's endpoint: AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, read "
+            'when the definitions load (a local emulator); "AWS default": AWS\'s own endpoint.'
+        ),
+    )
+    max_attempts: int = Field(
+        default=clients.DEFAULT_MAX_ATTEMPTS,
+        ge=1,
+        le=20,
+        description="Attempts per call, first included (botocore's standard retry mode).",
+    )
+    use_ssl: bool = Field(default=True, description="Use TLS to the endpoint.")
+    verify: bool = Field(
+        default=True, description="Verify TLS certificates (AWS_CA_BUNDLE names another bundle)."
     )
 
+    @classmethod
+    def location_from_env(cls) -> dict[str, str]:
+        """The region and endpoint the environment gives this service now (for definitions)."""
+        return {
+            "region_name": clients.region() or AWS_DEFAULT,
+            "endpoint_url": clients.configured_endpoint(cls.SERVICE) or AWS_DEFAULT,
+        }
 
-class StatementFilesResource(dg.ConfigurableResource):
-    """The bucket and prefix holding the monthly statement files, read through S3Resource."""
+    def get_client(self, max_attempts: int | None = None) -> Any:
+        """A client from the project's one factory; unset fields follow boto3's chain."""
+        return clients.client(
+            self.SERVICE,
+            max_attempts=max_attempts or self.max_attempts,
+            region_name=_set(self.region_name),
+            endpoint_url=_set(self.endpoint_url),
+            use_ssl=self.use_ssl,
+            verify=self.verify,
+        )
 
-    s3: dg.ResourceDependency[S3Resource]
+    def location(self) -> str:
+        """Region and endpoint as a client made now would use them."""
+        region = _set(self.region_name) or clients.region() or AWS_DEFAULT
+        endpoint = _set(self.endpoint_url) or clients.configured_endpoint(self.SERVICE)
+        return f"region {region}, endpoint {endpoint or AWS_DEFAULT}"
+
+    def points_at(self) -> str:
+        """What the resource points at, for the first lines of a run's log."""
+        raise NotImplementedError
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Each run (each step process, with multiprocess or Celery) names what it works on.
+        if context.log is not None:
+            context.log.info(self.points_at())
+
+
+class StatementFilesResource(AwsServiceResource):
+    """The bucket and prefix holding the monthly statement files (S3)."""
+
+    SERVICE: ClassVar[str] = "s3"
+
     bucket: str = Field(default=DEFAULT_BUCKET, description="Bucket holding the statement files.")
     prefix: str = Field(
         default=DEFAULT_PREFIX,
@@ -59,16 +110,30 @@ class StatementFilesResource(dg.ConfigurableResource):
         """The prefix with its implied trailing slash."""
         return normalize_prefix(self.prefix)
 
-    def get_client(self) -> Any:
-        """An S3 client from the project's one factory, with S3Resource's settings.
+    def points_at(self) -> str:
+        return (
+            f"statement files: {s3_url(self.bucket, self.normalized_prefix)}<YYYY-MM>/*.csv "
+            f"(S3, {self.location()})"
+        )
 
-        (`use_unsigned_session` does not apply: statement files are never public.)
+    def browser_urls(self, s3_urls: dict[str, str]) -> dict[str, str]:
+        """name -> a link a browser opens, for name -> `s3://` URL of this bucket's objects.
+
+        On AWS the object's page in the S3 console; on an emulator the object itself.
         """
-        return boto3_client(self.s3, "s3")
+        client = self.get_client()
+        endpoint, region = client.meta.endpoint_url, client.meta.region_name
+        links = {}
+        for name, url in s3_urls.items():
+            bucket, _, key = url.removeprefix("s3://").partition("/")
+            links[name] = browser_url(endpoint, region, bucket, key)
+        return links
 
 
-class SQSResource(ResourceWithBoto3Configuration):
+class SQSResource(AwsServiceResource):
     """The statement queue and its dead-letter queue `<queue>-dlq`."""
+
+    SERVICE: ClassVar[str] = "sqs"
 
     queue_name: str = Field(default=DEFAULT_QUEUE, description="SQS queue of record batches.")
 
@@ -76,8 +141,8 @@ class SQSResource(ResourceWithBoto3Configuration):
     def dlq_name(self) -> str:
         return dlq_name(self.queue_name)
 
-    def get_client(self) -> Any:
-        return boto3_client(self, "sqs")
+    def points_at(self) -> str:
+        return f"queue: {self.queue_name}, DLQ {self.dlq_name} (SQS, {self.location()})"
 
     def queue_urls(self, client: Any) -> tuple[str, str]:
         """URLs of the queue and its DLQ."""
@@ -87,17 +152,19 @@ class SQSResource(ResourceWithBoto3Configuration):
         )
 
 
-class DynamoDBResource(ResourceWithBoto3Configuration):
+class DynamoDBResource(AwsServiceResource):
     """The DynamoDB table the statement API reads."""
+
+    SERVICE: ClassVar[str] = "dynamodb"
 
     table_name: str = Field(default=DEFAULT_TABLE, description="DynamoDB table of statements.")
 
-    def get_client(self) -> Any:
-        return boto3_client(self, "dynamodb")
+    def points_at(self) -> str:
+        return f"table: {self.table_name} (DynamoDB, {self.location()})"
 
     def get_batch_write_client(self) -> Any:
         """The loaders' client: one attempt per BatchWriteItem, the write budget retries."""
-        return boto3_client(self, "dynamodb", max_attempts=clients.BATCH_WRITE_ATTEMPTS)
+        return self.get_client(max_attempts=clients.BATCH_WRITE_ATTEMPTS)
 
 
 class ImportTuning(dg.ConfigurableResource):
@@ -147,6 +214,12 @@ class ImportTuning(dg.ConfigurableResource):
     )
     deadline_seconds: float = Field(
         default=3600.0, gt=0, description="Longest a loader works before the run fails."
+    )
+    progress_seconds: float = Field(
+        default=PROGRESS_SECONDS,
+        ge=0.1,
+        le=3600,
+        description="How often validating, enqueuing and loading log a progress line.",
     )
     full_reimport: bool = Field(
         default=False,

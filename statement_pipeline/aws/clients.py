@@ -50,6 +50,19 @@ def region(session: boto3.session.Session | None = None) -> str | None:
     return os.environ.get("AWS_REGION") or (session or boto3.session.Session()).region_name
 
 
+def configured_endpoint(service: str) -> str | None:
+    """The endpoint the environment gives `service` (an emulator), None for AWS's own.
+
+    `AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL`, as boto3 reads them (and not at all
+    with `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`). An `endpoint_url` in a shared config
+    file's `services` section is left to boto3 and not shown here.
+    """
+    if os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").strip().lower() == "true":
+        return None
+    specific = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}")
+    return specific or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
 def client_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Config:
     """The retry and timeout settings every client of the project uses."""
     return Config(

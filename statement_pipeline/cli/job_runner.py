@@ -49,8 +49,49 @@ def _user_error(error: Any) -> Any:
     return error
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A metadata value as plain Python: a table as a list of row dicts."""
+    if isinstance(value, dg.TableMetadataValue):
+        return [dict(record.data) for record in value.records]
     return getattr(value, "value", value)
+
+
+def _with_location(run_config: Mapping[str, Any]) -> dict[str, Any]:
+    """`run_config`, with the AWS resources pointed at what the environment names now.
+
+    The definitions read the region and endpoints when they load, and a process keeps the
+    job it loaded: a later import in the same process (the next test, benchmark or demo month,
+    against another emulator) must use the environment of its own start. Settings given in
+    `run_config` win.
+    """
+    from statement_pipeline.resources import DynamoDBResource, SQSResource, StatementFilesResource
+
+    given = dict(run_config)
+    resources = dict(given.get("resources", {}))
+    for name, resource in (
+        ("statement_files", StatementFilesResource),
+        ("statement_queue", SQSResource),
+        ("statement_table", DynamoDBResource),
+    ):
+        entry = dict(resources.get(name, {}))
+        entry["config"] = {**resource.location_from_env(), **entry.get("config", {})}
+        resources[name] = entry
+    given["resources"] = resources
+    return given
+
+
+def loader_totals(loaded: Mapping[str, Any]) -> dict[str, float]:
+    """The numeric columns of `loaded_statements`' loaders table, summed over the loader ops.
+
+    `loaded` is its materialization's metadata, plain (`plain`) or as Dagster holds it.
+    """
+    rows = plain(loaded.get("loaders", []))
+    totals: dict[str, float] = {}
+    for row in rows:
+        for column, value in row.items():
+            if isinstance(value, int | float) and column not in ("op", "pid"):
+                totals[column] = totals.get(column, 0) + value
+    return totals
 
 
 def run_import(
@@ -62,7 +103,7 @@ def run_import(
     result = dg.execute_job(
         dg.reconstructable(import_job),
         instance=instance,
-        run_config=dict(run_config or {}),
+        run_config=_with_location(run_config or {}),
         tags={"dagster/partition": month},
     )
     report = RunReport(run_id=result.run_id, success=result.success)
@@ -70,7 +111,7 @@ def run_import(
         mat = event.event_specific_data.materialization  # type: ignore[union-attr]
         if mat is not None:
             report.materializations[mat.asset_key.to_user_string()] = {
-                k: _plain(v) for k, v in mat.metadata.items()
+                k: plain(v) for k, v in mat.metadata.items()
             }
     for evaluation in result.get_asset_check_evaluations():
         report.checks.append(
@@ -79,7 +120,7 @@ def run_import(
                 passed=evaluation.passed,
                 severity=evaluation.severity.value,
                 description=evaluation.description or "",
-                metadata={k: _plain(v) for k, v in evaluation.metadata.items()},
+                metadata={k: plain(v) for k, v in evaluation.metadata.items()},
             )
         )
     if not result.success:
