@@ -1,6 +1,7 @@
 """The Dagster definitions of statement_pipeline: the only place they are assembled."""
 
 import os
+import warnings
 
 import dagster as dg
 from dagster_aws.s3 import S3PickleIOManager, S3Resource
@@ -17,6 +18,7 @@ from statement_pipeline.resources import (
     StatementFilesResource,
 )
 from statement_pipeline.rules.names import Names
+from statement_pipeline.rules.s3_links import AWS_DEFAULT
 from statement_pipeline.schedules import monthly_statement_schedule
 from statement_pipeline.sensors import build_statement_file_sensor, interval_from_env
 
@@ -37,41 +39,71 @@ def import_tuning_from_env() -> ImportTuning:
     return ImportTuning(loader_ops=int(ops), loaders=max(int(ops), 4))
 
 
+def _with_code_references(
+    assets: list[dg.AssetsDefinition],
+) -> list[dg.AssetsDefinition]:
+    """Each asset linked to its source file in the UI (the function that defines it)."""
+    # Dagster's own way to attach code references; it is marked beta in 1.13, and the warning
+    # says so on every load of the definitions, so it is silenced here only.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        linked = dg.with_source_code_references(assets)
+    return [a for a in linked if isinstance(a, dg.AssetsDefinition)]
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     """Definitions with the names of this deployment, read when the code location loads."""
     # Loading, not importing, reads the STATEMENT_* variables: the contract gives each a
-    # default, which dg.EnvVar cannot, and the UI then shows the names actually used.
+    # default, which dg.EnvVar cannot, and the UI then shows the names actually used. The
+    # region and each service's endpoint are read the same way, so the resource page says
+    # which AWS a run uses ("AWS default" where boto3's own chain decides).
     names = Names.from_env()
     overdue = loaded_by_policy(loaded_by_day_from_env())
-    s3 = S3Resource()
     shared_outputs = (
         {
+            # Nested, not a resource of its own: the resource page lists what the pipeline
+            # points at, and this S3 client follows the statement files' settings.
             "io_manager": S3PickleIOManager(
-                s3_resource=s3, s3_bucket=dg.EnvVar(IO_BUCKET_ENV), s3_prefix=IO_PREFIX
+                s3_resource=S3Resource(
+                    **{
+                        k: v
+                        for k, v in StatementFilesResource.location_from_env().items()
+                        if v != AWS_DEFAULT
+                    }
+                ),
+                s3_bucket=dg.EnvVar(IO_BUCKET_ENV),
+                s3_prefix=IO_PREFIX,
             )
         }
         if os.environ.get(IO_BUCKET_ENV)
         else {}
     )
     return dg.Definitions(
-        assets=[
-            scheduled_statements,
-            loaded_statements.map_asset_specs(
-                lambda spec: spec.replace_attributes(freshness_policy=overdue)
-            ),
-        ],
+        assets=_with_code_references(
+            [
+                scheduled_statements,
+                loaded_statements.map_asset_specs(
+                    lambda spec: spec.replace_attributes(freshness_policy=overdue)
+                ),
+            ]
+        ),
         asset_checks=[statement_checks],
         jobs=[import_statements_job],
         sensors=[build_statement_file_sensor(interval_from_env())],
         schedules=[monthly_statement_schedule],
         resources={
-            "s3": s3,
             "statement_files": StatementFilesResource(
-                s3=s3, bucket=names.bucket, prefix=names.prefix
+                bucket=names.bucket,
+                prefix=names.prefix,
+                **StatementFilesResource.location_from_env(),
             ),
-            "statement_queue": SQSResource(queue_name=names.queue),
-            "statement_table": DynamoDBResource(table_name=names.table),
+            "statement_queue": SQSResource(
+                queue_name=names.queue, **SQSResource.location_from_env()
+            ),
+            "statement_table": DynamoDBResource(
+                table_name=names.table, **DynamoDBResource.location_from_env()
+            ),
             "import_tuning": import_tuning_from_env(),
             **shared_outputs,
         },

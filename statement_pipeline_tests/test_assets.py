@@ -12,6 +12,7 @@ from statement_pipeline.checks import RejectRateConfig, statement_checks
 from statement_pipeline.resources import (
     DynamoDBResource,
     SQSResource,
+    StatementFilesResource,
 )
 from statement_pipeline.rules.csv_records import COLUMNS, Record, StatementReader
 from statement_pipeline.rules.items import key_of
@@ -113,7 +114,11 @@ def test_the_count_check_fails_when_an_item_is_missing(
         Key=key_of(MONTH, month[5][0]),
     )
     context = dg.build_asset_check_context(
-        resources={"statement_queue": SQSResource(), "statement_table": DynamoDBResource()}
+        resources={
+            "statement_queue": SQSResource(),
+            "statement_table": DynamoDBResource(),
+            "statement_files": StatementFilesResource(),
+        }
     )
     results = {
         r.check_name: r for r in statement_checks(context, config=RejectRateConfig(), loaded=loaded)
