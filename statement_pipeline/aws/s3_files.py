@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -147,3 +148,21 @@ def upload_files(names: Names, period: str, files: Sequence[tuple[str, bytes]]) 
         put_csv(s3, names.bucket, key, content)
         keys.append(key)
     return keys
+
+
+def upload_path(
+    names: Names,
+    period: str,
+    path: Path,
+    name: str,
+    on_bytes: Callable[[int], None] | None = None,
+) -> str:
+    """Stream a local file into a month's folder (in parts when large); returns its key.
+
+    `on_bytes` hears each chunk's size as it is sent (from several threads for a large file).
+    """
+    key = f"{s3_layout.month_prefix(names.prefix, period)}{name}"
+    clients.client("s3").upload_file(
+        str(path), names.bucket, key, ExtraArgs={"ContentType": "text/csv"}, Callback=on_bytes
+    )
+    return key
