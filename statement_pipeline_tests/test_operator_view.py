@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import io
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from statement_pipeline.aws import clients
 from statement_pipeline.aws.load_report import (
     MAX_NUMERIC_FIGURES,
     RESERVED_FIGURES,
@@ -17,6 +19,7 @@ from statement_pipeline.aws.load_report import (
 )
 from statement_pipeline.aws.loading import LoadedMonth, LoaderResult
 from statement_pipeline.aws.queue_drainer import LoadStats
+from statement_pipeline.aws.s3_files import object_link
 from statement_pipeline.cli.arguments import instance_log_level, log_level_arg
 from statement_pipeline.cli.dev import dg_dev_command, find_dagster_config, prepare_home
 from statement_pipeline.cli.progress import Bars
@@ -32,7 +35,7 @@ from statement_pipeline.rules.month_plan import (
     scan_file,
 )
 from statement_pipeline.rules.progress import Progress, listening, reporting
-from statement_pipeline.rules.s3_links import browser_url
+from statement_pipeline.rules.s3_links import console_url, is_aws_endpoint
 from statement_pipeline.rules.write_budget import BudgetState
 from statement_samples import generate_rows, render_csv
 
@@ -185,22 +188,23 @@ def test_a_file_whose_rows_were_all_rejected_is_described_with_the_count() -> No
     ]
 
 
-def test_links_open_the_s3_console_on_aws_and_the_object_on_an_emulator() -> None:
+def test_links_open_the_s3_console_on_aws_and_a_presigned_object_on_an_emulator() -> None:
     key = "rejects/2026-10/part 1.rejects.csv"
-    assert browser_url(None, "eu-west-1", "acme", key) == (
+    on_aws = clients.client("s3", region_name="eu-west-1")
+    assert object_link(on_aws, "acme", key) == (
         "https://eu-west-1.console.aws.amazon.com/s3/object/acme?region=eu-west-1"
         "&bucketType=general&prefix=rejects/2026-10/part%201.rejects.csv"
     )
-    aws = "https://s3.eu-west-1.amazonaws.com"
-    assert browser_url(aws, "eu-west-1", "acme", key).startswith(
-        "https://eu-west-1.console.aws.amazon.com/s3/object/acme?"
-    )
-    assert browser_url(None, "cn-north-1", "acme", "a.csv").startswith(
+    assert console_url("cn-north-1", "acme", "a.csv").startswith(
         "https://cn-north-1.console.amazonaws.cn/s3/object/acme?region=cn-north-1"
     )
-    assert browser_url("http://127.0.0.1:5005/", "eu-west-1", "acme", key) == (
-        "http://127.0.0.1:5005/acme/rejects/2026-10/part%201.rejects.csv"
-    )
+    assert is_aws_endpoint("https://s3.dualstack.eu-west-1.amazonaws.com")
+    assert not is_aws_endpoint("http://127.0.0.1:5005")
+    local = clients.client("s3", endpoint_url="http://127.0.0.1:5005")
+    link = urlsplit(object_link(local, "acme", key))
+    assert (link.scheme, link.netloc) == ("http", "127.0.0.1:5005")
+    assert link.path == "/acme/rejects/2026-10/part%201.rejects.csv"
+    assert "Signature" in link.query
 
 
 def test_a_progress_line_has_done_total_rate_throttled_share_and_time_left() -> None:

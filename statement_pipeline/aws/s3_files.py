@@ -15,9 +15,13 @@ from statement_pipeline.aws.clients import error_code
 from statement_pipeline.rules import s3_layout
 from statement_pipeline.rules.month_plan import FileRef
 from statement_pipeline.rules.names import Names
+from statement_pipeline.rules.s3_links import console_url, is_aws_endpoint
 from statement_pipeline.rules.sensor_cursor import PrefixListing, PrefixTally
 
 _GONE = frozenset({"PreconditionFailed", "412", "NoSuchKey", "404", "NotFound"})
+# An emulator answers no anonymous request, so its links are presigned GETs, valid this long
+# (the longest a SigV4 signature allows); an emulator's data lives no longer in practice.
+LOCAL_LINK_SECONDS = 7 * 24 * 3600
 
 
 class FileChanged(RuntimeError):
@@ -166,3 +170,16 @@ def upload_path(
         str(path), names.bucket, key, ExtraArgs={"ContentType": "text/csv"}, Callback=on_bytes
     )
     return key
+
+
+def object_link(s3: Any, bucket: str, key: str) -> str:
+    """Where a browser opens an object: its S3 console page on AWS, a presigned GET elsewhere.
+
+    An emulator has no console; the presigned GET downloads the object.
+    """
+    endpoint = s3.meta.endpoint_url
+    if is_aws_endpoint(endpoint):
+        return console_url(s3.meta.region_name or "us-east-1", bucket, key)
+    return s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=LOCAL_LINK_SECONDS
+    )

@@ -1,9 +1,8 @@
-"""Links a browser opens for an S3 object: the S3 console on AWS, the object itself elsewhere.
+"""Links a browser opens for an S3 object, beside its `s3://` URL, which a browser cannot open.
 
-`s3://bucket/key` is what the AWS CLI and SDKs take, but a browser cannot open it. On AWS the
-object's page in the S3 console shows it (and downloads it, with the operator's own
-sign-in); on a local emulator (moto server, the embedded local AWS) a path-style GET of the
-object on its endpoint downloads the CSV, as the emulator needs no signature.
+On AWS the object's page in the S3 console shows it (and downloads it, with the operator's
+own sign-in). On a local emulator (moto server, the embedded local AWS) there is no console:
+`aws/s3_files.object_link` gives a presigned GET of the object, which downloads the CSV.
 """
 
 from __future__ import annotations
@@ -50,10 +49,3 @@ def console_url(region: str, bucket: str, key: str) -> str:
         f"https://{host}/s3/object/{quote(bucket, safe='')}"
         f"?region={region}&bucketType=general&prefix={quote(key, safe='/')}"
     )
-
-
-def browser_url(endpoint: str | None, region: str, bucket: str, key: str) -> str:
-    """Where a browser opens the object: the console on AWS, the object on an emulator."""
-    if endpoint is None or is_aws_endpoint(endpoint):
-        return console_url(region, bucket, key)
-    return f"{endpoint.rstrip('/')}/{quote(bucket, safe='')}/{quote(key, safe='/')}"
