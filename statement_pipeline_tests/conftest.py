@@ -35,7 +35,6 @@ def fake_aws_settings(no_config_file: Path) -> dict[str, str]:
         "AWS_CONFIG_FILE": str(no_config_file),
         "AWS_SHARED_CREDENTIALS_FILE": str(no_config_file),
         "AWS_EC2_METADATA_DISABLED": "true",
-        SENSOR_INTERVAL_VARIABLE: TEST_SENSOR_INTERVAL,
     }
 
 
@@ -45,7 +44,11 @@ def isolated_environ(no_config_file: Path) -> dict[str, str]:
     For processes that module-scoped fixtures start, before `fake_aws_credentials` runs.
     """
     kept = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "STATEMENT_"))}
-    return {**kept, **fake_aws_settings(no_config_file)}
+    return {
+        **kept,
+        **fake_aws_settings(no_config_file),
+        SENSOR_INTERVAL_VARIABLE: TEST_SENSOR_INTERVAL,
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +60,7 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> N
     empty = tmp_path_factory.getbasetemp() / "no-aws-config"
     for name, value in fake_aws_settings(empty).items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv(SENSOR_INTERVAL_VARIABLE, TEST_SENSOR_INTERVAL)
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from statement_pipeline.assets.catalog import OWNERS
+from statement_pipeline.assets.catalog import month_asset
 from statement_pipeline.aws import load_report, loading
 from statement_pipeline.aws.queue_drainer import DrainSettings
 from statement_pipeline.aws.scheduling import ScheduledMonth
 from statement_pipeline.aws.table import describe_capacity
 from statement_pipeline.metadata import LOADER_COLUMNS, table
-from statement_pipeline.partitions import monthly_partitions
 from statement_pipeline.resources import (
     DynamoDBResource,
     ImportTuning,
@@ -149,11 +148,8 @@ def finish_load(
     return dg.Output(loaded, metadata=metadata)
 
 
-@dg.graph_asset(
-    partitions_def=monthly_partitions,
-    group_name="statements",
+@month_asset(
     kinds={"sqs", "dynamodb"},
-    owners=OWNERS,
     description=(
         "A month's statements written to the DynamoDB table the statement API reads.\n\n"
         "Loaders drain the queue into the table at the rate it grants (BatchWriteItem, 25 "

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from statement_pipeline.assets.catalog import OWNERS
+from statement_pipeline.assets.catalog import month_asset
 from statement_pipeline.aws import schedule_report
 from statement_pipeline.aws import scheduling as core
 from statement_pipeline.aws.s3_files import list_month_files
 from statement_pipeline.aws.table import stored_versions
 from statement_pipeline.metadata import FILE_COLUMNS, links, rejects_metadata, table
-from statement_pipeline.partitions import monthly_partitions
 from statement_pipeline.resources import (
     DynamoDBResource,
     ImportTuning,
@@ -211,11 +210,8 @@ def summarize_scheduling(
     return dg.Output(summary, metadata=metadata)
 
 
-@dg.graph_asset(
-    partitions_def=monthly_partitions,
-    group_name="statements",
+@month_asset(
     kinds={"s3", "sqs"},
-    owners=OWNERS,
     description=(
         "A month's statement files, every row validated, and its statements queued on SQS.\n\n"
         "Reads `s3://<bucket>/<prefix><YYYY-MM>/*.csv` (the partition's month folder), "
