@@ -13,7 +13,7 @@ import dagster as dg
 from pydantic import Field
 
 from statement_pipeline.aws import clients
-from statement_pipeline.aws.s3_files import object_link
+from statement_pipeline.aws.s3_files import object_links
 from statement_pipeline.rules.names import (
     DEFAULT_BUCKET,
     DEFAULT_PREFIX,
@@ -23,7 +23,7 @@ from statement_pipeline.rules.names import (
     normalize_prefix,
 )
 from statement_pipeline.rules.progress import PROGRESS_SECONDS
-from statement_pipeline.rules.s3_links import AWS_DEFAULT, s3_url, split_s3_url
+from statement_pipeline.rules.s3_links import AWS_DEFAULT, s3_url
 
 
 def _set(value: str) -> str | None:
@@ -120,10 +120,10 @@ class StatementFilesResource(AwsServiceResource):
     def browser_urls(self, s3_urls: dict[str, str]) -> dict[str, str]:
         """name -> a link a browser opens, for name -> `s3://` URL of this bucket's objects.
 
-        On AWS the object's page in the S3 console; on an emulator a presigned GET of it.
+        On AWS the object's page in the S3 console; on an emulator a presigned GET of it,
+        signed with placeholder keys (never the environment's credentials).
         """
-        client = self.get_client()
-        return {name: object_link(client, *split_s3_url(url)) for name, url in s3_urls.items()}
+        return object_links(self.get_client(), s3_urls)
 
 
 class SQSResource(AwsServiceResource):

@@ -14,7 +14,6 @@ import dagster as dg
 import pytest
 
 from statement_pipeline.assets import loaded_statements, scheduled_statements
-from statement_pipeline.checks import statement_checks
 from statement_pipeline.local_aws.server import LocalAws
 from statement_pipeline.rules.csv_records import COLUMNS
 from statement_pipeline_tests import scenarios
@@ -159,8 +158,9 @@ def test_progress_lines_appear_in_the_runs_log_while_23300_statements_load(
         MONTH, [(f"part-{n + 1}.csv", render_csv(COLUMNS, rows[n::4])) for n in range(4)]
     )
     with dg.DagsterInstance.ephemeral(tempdir=str(tmp_path)) as instance:
+        # Without the checks: their read-back of the month is not what this test is about.
         result = dg.materialize(
-            [scheduled_statements, loaded_statements, statement_checks],
+            [scheduled_statements, loaded_statements],
             partition_key=MONTH,
             resources=scenarios.resources(progress_seconds=0.2),
             instance=instance,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ from statement_pipeline.aws.load_report import (
 )
 from statement_pipeline.aws.loading import LoadedMonth, LoaderResult
 from statement_pipeline.aws.queue_drainer import LoadStats
-from statement_pipeline.aws.s3_files import object_link
+from statement_pipeline.aws.s3_files import object_links
 from statement_pipeline.cli.arguments import instance_log_level, log_level_arg
 from statement_pipeline.cli.dev import dg_dev_command, find_dagster_config, prepare_home
 from statement_pipeline.cli.progress import Bars
@@ -188,23 +189,31 @@ def test_a_file_whose_rows_were_all_rejected_is_described_with_the_count() -> No
     ]
 
 
-def test_links_open_the_s3_console_on_aws_and_a_presigned_object_on_an_emulator() -> None:
+def test_links_open_the_s3_console_on_aws_and_a_presigned_object_on_an_emulator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     key = "rejects/2026-10/part 1.rejects.csv"
     on_aws = clients.client("s3", region_name="eu-west-1")
-    assert object_link(on_aws, "acme", key) == (
-        "https://eu-west-1.console.aws.amazon.com/s3/object/acme?region=eu-west-1"
+    assert object_links(on_aws, {"a": f"s3://acme/{key}"}) == {
+        "a": "https://eu-west-1.console.aws.amazon.com/s3/object/acme?region=eu-west-1"
         "&bucketType=general&prefix=rejects/2026-10/part%201.rejects.csv"
-    )
+    }
     assert console_url("cn-north-1", "acme", "a.csv").startswith(
         "https://cn-north-1.console.amazonaws.cn/s3/object/acme?region=cn-north-1"
     )
     assert is_aws_endpoint("https://s3.dualstack.eu-west-1.amazonaws.com")
     assert not is_aws_endpoint("http://127.0.0.1:5005")
+    # Whatever credentials the environment holds, a link never carries them.
+    key_id, token = "FAKEKEYID" + secrets.token_hex(6).upper(), secrets.token_urlsafe(40)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", token)
     local = clients.client("s3", endpoint_url="http://127.0.0.1:5005")
-    link = urlsplit(object_link(local, "acme", key))
+    link = urlsplit(object_links(local, {"a": f"s3://acme/{key}"})["a"])
     assert (link.scheme, link.netloc) == ("http", "127.0.0.1:5005")
     assert link.path == "/acme/rejects/2026-10/part%201.rejects.csv"
     assert "Signature" in link.query
+    assert key_id not in link.query
+    assert token not in link.query
 
 
 def test_a_progress_line_has_done_total_rate_throttled_share_and_time_left() -> None:

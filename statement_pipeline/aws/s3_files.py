@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,13 +15,16 @@ from statement_pipeline.aws.clients import error_code
 from statement_pipeline.rules import s3_layout
 from statement_pipeline.rules.month_plan import FileRef
 from statement_pipeline.rules.names import Names
-from statement_pipeline.rules.s3_links import console_url, is_aws_endpoint
+from statement_pipeline.rules.s3_links import console_url, is_aws_endpoint, split_s3_url
 from statement_pipeline.rules.sensor_cursor import PrefixListing, PrefixTally
 
 _GONE = frozenset({"PreconditionFailed", "412", "NoSuchKey", "404", "NotFound"})
 # An emulator answers no anonymous request, so its links are presigned GETs, valid this long
-# (the longest a SigV4 signature allows); an emulator's data lives no longer in practice.
+# (the longest a SigV4 signature allows). They are signed with placeholder keys, never the
+# environment's credentials (a link is stored in run metadata and shown in the UI): moto and
+# the embedded local AWS do not check the signature of a presigned URL.
 LOCAL_LINK_SECONDS = 7 * 24 * 3600
+_LINK_SIGNER = {"aws_access_key_id": "link-placeholder", "aws_secret_access_key": "unchecked"}
 
 
 class FileChanged(RuntimeError):
@@ -172,14 +175,20 @@ def upload_path(
     return key
 
 
-def object_link(s3: Any, bucket: str, key: str) -> str:
-    """Where a browser opens an object: its S3 console page on AWS, a presigned GET elsewhere.
+def object_links(s3: Any, s3_urls: Mapping[str, str]) -> dict[str, str]:
+    """name -> where a browser opens the object of each `s3://` URL.
 
-    An emulator has no console; the presigned GET downloads the object.
+    On AWS, the object's page in the S3 console. Elsewhere (an emulator, which has no console),
+    a presigned GET of the object on its endpoint, which downloads it.
     """
-    endpoint = s3.meta.endpoint_url
+    endpoint, region = s3.meta.endpoint_url, s3.meta.region_name or "us-east-1"
     if is_aws_endpoint(endpoint):
-        return console_url(s3.meta.region_name or "us-east-1", bucket, key)
-    return s3.generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=LOCAL_LINK_SECONDS
-    )
+        return {name: console_url(region, *split_s3_url(url)) for name, url in s3_urls.items()}
+    signer = clients.client("s3", endpoint_url=endpoint, region_name=region, **_LINK_SIGNER)
+    links = {}
+    for name, url in s3_urls.items():
+        bucket, key = split_s3_url(url)
+        links[name] = signer.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=LOCAL_LINK_SECONDS
+        )
+    return links
