@@ -90,8 +90,9 @@ class AwsServiceResource(dg.ConfigurableResource):
         raise NotImplementedError
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # Each run (each step process, with multiprocess or Celery) names what it works on.
-        if context.log is not None:
+        # Each run (each step process, with multiprocess or Celery) names what it works on;
+        # a sensor's tick, which has no run, would only repeat it every 30 s.
+        if context.log is not None and context.run_id is not None:
             context.log.info(self.points_at())
 
 
