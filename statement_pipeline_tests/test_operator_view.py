@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from statement_pipeline.aws import bootstrap as bootstrap_module
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.load_report import (
     MAX_NUMERIC_FIGURES,
@@ -290,3 +291,24 @@ def test_the_log_level_is_info_unless_asked(tmp_path: Path) -> None:
     home = tmp_path / "home"
     prepare_home(home, shipped, "debug")
     assert "python_log_level: DEBUG" in (home / "dagster.yaml").read_text()
+
+
+class _CreatingTable:
+    """DescribeTable answers CREATING twice, then ACTIVE (as DynamoDB does for a new table)."""
+
+    def __init__(self) -> None:
+        self.statuses = ["CREATING", "CREATING", "ACTIVE"]
+
+    def describe_table(self, TableName: str) -> dict:
+        return {"Table": {"TableName": TableName, "TableStatus": self.statuses.pop(0)}}
+
+
+def test_bootstrap_says_what_it_waits_for_while_a_new_table_is_created(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bootstrap_module, "_sleep", lambda _seconds: None)
+    heard: list[str] = []
+    bootstrap_module._wait_active(
+        _CreatingTable(), "statements", lambda what, _seconds: heard.append(what)
+    )
+    assert heard == ["table statements: CREATING", "table statements: CREATING"]
