@@ -4,7 +4,7 @@ import os
 import warnings
 
 import dagster as dg
-from dagster_aws.s3 import S3PickleIOManager, S3Resource
+from dagster_aws.s3 import S3PickleIOManager
 
 from statement_pipeline.assets import loaded_statements, scheduled_statements
 from statement_pipeline.checks import statement_checks
@@ -16,9 +16,10 @@ from statement_pipeline.resources import (
     ImportTuning,
     SQSResource,
     StatementFilesResource,
+    StatementS3Resource,
+    aws_location,
 )
 from statement_pipeline.rules.names import Names
-from statement_pipeline.rules.s3_links import AWS_DEFAULT
 from statement_pipeline.schedules import monthly_statement_schedule
 from statement_pipeline.sensors import build_statement_file_sensor, interval_from_env
 
@@ -60,20 +61,11 @@ def defs() -> dg.Definitions:
     # which AWS a run uses ("AWS default" where boto3's own chain decides).
     names = Names.from_env()
     overdue = loaded_by_policy(loaded_by_day_from_env())
+    s3 = StatementS3Resource(**aws_location("s3"))
     shared_outputs = (
         {
-            # Nested, not a resource of its own: the resource page lists what the pipeline
-            # points at, and this S3 client follows the statement files' settings.
             "io_manager": S3PickleIOManager(
-                s3_resource=S3Resource(
-                    **{
-                        k: v
-                        for k, v in StatementFilesResource.location_from_env().items()
-                        if v != AWS_DEFAULT
-                    }
-                ),
-                s3_bucket=dg.EnvVar(IO_BUCKET_ENV),
-                s3_prefix=IO_PREFIX,
+                s3_resource=s3, s3_bucket=dg.EnvVar(IO_BUCKET_ENV), s3_prefix=IO_PREFIX
             )
         }
         if os.environ.get(IO_BUCKET_ENV)
@@ -93,17 +85,12 @@ def defs() -> dg.Definitions:
         sensors=[build_statement_file_sensor(interval_from_env())],
         schedules=[monthly_statement_schedule],
         resources={
+            "s3": s3,
             "statement_files": StatementFilesResource(
-                bucket=names.bucket,
-                prefix=names.prefix,
-                **StatementFilesResource.location_from_env(),
+                s3=s3, bucket=names.bucket, prefix=names.prefix
             ),
-            "statement_queue": SQSResource(
-                queue_name=names.queue, **SQSResource.location_from_env()
-            ),
-            "statement_table": DynamoDBResource(
-                table_name=names.table, **DynamoDBResource.location_from_env()
-            ),
+            "statement_queue": SQSResource(queue_name=names.queue, **aws_location("sqs")),
+            "statement_table": DynamoDBResource(table_name=names.table, **aws_location("dynamodb")),
             "import_tuning": import_tuning_from_env(),
             **shared_outputs,
         },

@@ -1,15 +1,20 @@
-"""Dagster resources: the bucket, the queue and the table, and the import's tuning.
+"""Dagster resources: S3 (dagster-aws S3Resource), our SQS and DynamoDB, and the import's tuning.
 
-Names are ordinary fields with the contract's defaults. `definitions.py` fills them from the
-STATEMENT_* variables, and the region and endpoint from the standard AWS variables, when the
-definitions load: the UI's resource page shows what each resource points at, never an empty
-value ("AWS default" where boto3's own chain decides), and the first lines of each run's log
-name them again. Credentials are never fields: the default credential chain supplies them.
+Names are ordinary fields with the contract's defaults, and the region and endpoint are
+dagster-aws's `region_name` and `endpoint_url`: `definitions.py` fills them all when the
+definitions load (the names from the STATEMENT_* variables, each service's region and endpoint
+from the standard AWS variables, `aws_location`), so the UI's resource page shows what each
+resource points at, never an empty value: "AWS default" where boto3's own chain decides, which
+the project's one client factory reads as unset. The first lines of each run's log name them
+again. Credential fields stay unset: the default credential chain supplies the keys.
 """
 
-from typing import Any, ClassVar
+from typing import Any
 
 import dagster as dg
+from botocore.handlers import disable_signing
+from dagster_aws.s3 import S3Resource
+from dagster_aws.utils import ResourceWithBoto3Configuration
 from pydantic import Field
 
 from statement_pipeline.aws import clients
@@ -26,81 +31,70 @@ from statement_pipeline.rules.progress import PROGRESS_SECONDS
 from statement_pipeline.rules.s3_links import AWS_DEFAULT, s3_url
 
 
-def _set(value: str) -> str | None:
-    return None if value == AWS_DEFAULT else value
-
-
-class AwsServiceResource(dg.ConfigurableResource):
-    """Where one AWS service's clients connect (base of the statement resources)."""
-
-    SERVICE: ClassVar[str] = ""
-
-    region_name: str = Field(
-        default=AWS_DEFAULT,
-        description=(
-            "AWS region of the clients: AWS_REGION, else AWS_DEFAULT_REGION or the profile's, "
-            'read when the definitions load ("AWS default": none was found then).'
-        ),
-    )
-    endpoint_url: str = Field(
-        default=AWS_DEFAULT,
-        description=(
-            "The service's endpoint: AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, read "
-            'when the definitions load (a local emulator); "AWS default": AWS\'s own endpoint.'
-        ),
-    )
-    max_attempts: int = Field(
-        default=clients.DEFAULT_MAX_ATTEMPTS,
-        ge=1,
-        le=20,
-        description="Attempts per call, first included (botocore's standard retry mode).",
-    )
-    use_ssl: bool = Field(default=True, description="Use TLS to the endpoint.")
-    verify: bool = Field(
-        default=True, description="Verify TLS certificates (AWS_CA_BUNDLE names another bundle)."
+def boto3_client(
+    resource: ResourceWithBoto3Configuration | S3Resource,
+    service: str,
+    max_attempts: int | None = None,
+) -> Any:
+    """A client from the project's one factory, with the resource's fields where set."""
+    return clients.client(
+        service,
+        max_attempts=max_attempts or resource.max_attempts,
+        profile_name=resource.profile_name,
+        region_name=resource.region_name,
+        use_ssl=resource.use_ssl,
+        verify=resource.verify,
+        endpoint_url=resource.endpoint_url,
+        aws_access_key_id=resource.aws_access_key_id,
+        aws_secret_access_key=resource.aws_secret_access_key,
+        aws_session_token=resource.aws_session_token,
     )
 
-    @classmethod
-    def location_from_env(cls) -> dict[str, str]:
-        """The region and endpoint the environment gives this service now (for definitions)."""
-        return {
-            "region_name": clients.region() or AWS_DEFAULT,
-            "endpoint_url": clients.configured_endpoint(cls.SERVICE) or AWS_DEFAULT,
-        }
 
-    def get_client(self, max_attempts: int | None = None) -> Any:
-        """A client from the project's one factory; unset fields follow boto3's chain."""
-        return clients.client(
-            self.SERVICE,
-            max_attempts=max_attempts or self.max_attempts,
-            region_name=_set(self.region_name),
-            endpoint_url=_set(self.endpoint_url),
-            use_ssl=self.use_ssl,
-            verify=self.verify,
-        )
+def aws_location(service: str) -> dict[str, str]:
+    """`region_name` and `endpoint_url` of `service` as the environment gives them now.
 
-    def location(self) -> str:
-        """Region and endpoint as a client made now would use them."""
-        region = _set(self.region_name) or clients.region() or AWS_DEFAULT
-        endpoint = _set(self.endpoint_url) or clients.configured_endpoint(self.SERVICE)
-        return f"region {region}, endpoint {endpoint or AWS_DEFAULT}"
-
-    def points_at(self) -> str:
-        """What the resource points at, for the first lines of a run's log."""
-        raise NotImplementedError
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # Each run (each step process, with multiprocess or Celery) names what it works on;
-        # a sensor's tick, which has no run, would only repeat it every 30 s.
-        if context.log is not None and context.run_id is not None:
-            context.log.info(self.points_at())
+    For the definitions, when they load: "AWS default" where none is set (boto3's chain then
+    decides when a client is made).
+    """
+    return {
+        "region_name": clients.region() or AWS_DEFAULT,
+        "endpoint_url": clients.configured_endpoint(service) or AWS_DEFAULT,
+    }
 
 
-class StatementFilesResource(AwsServiceResource):
-    """The bucket and prefix holding the monthly statement files (S3)."""
+def _location(resource: ResourceWithBoto3Configuration | S3Resource, service: str) -> str:
+    """Region and endpoint as a client made now would use them."""
+    region = clients.setting(resource.region_name) or clients.region() or AWS_DEFAULT
+    endpoint = clients.setting(resource.endpoint_url) or clients.configured_endpoint(service)
+    return f"region {region}, endpoint {endpoint or AWS_DEFAULT}"
 
-    SERVICE: ClassVar[str] = "s3"
 
+def _log_target(context: dg.InitResourceContext, target: str) -> None:
+    # Each run (each step process, with multiprocess or Celery) names what it works on; a
+    # sensor's tick, which has no run, would only repeat it every 30 s.
+    if context.log is not None and context.run is not None:
+        context.log.info(target)
+
+
+class StatementS3Resource(S3Resource):
+    """dagster-aws's S3Resource, its clients made by the project's one factory.
+
+    The factory reads "AWS default" as unset; S3Resource's own client would take it for an
+    endpoint (and the IO manager makes its client through this resource).
+    """
+
+    def get_client(self) -> Any:
+        client = boto3_client(self, "s3")
+        if self.use_unsigned_session:
+            client.meta.events.register("choose-signer.s3.*", disable_signing)
+        return client
+
+
+class StatementFilesResource(dg.ConfigurableResource):
+    """The bucket and prefix holding the monthly statement files, read through S3Resource."""
+
+    s3: dg.ResourceDependency[S3Resource]
     bucket: str = Field(default=DEFAULT_BUCKET, description="Bucket holding the statement files.")
     prefix: str = Field(
         default=DEFAULT_PREFIX,
@@ -112,11 +106,22 @@ class StatementFilesResource(AwsServiceResource):
         """The prefix with its implied trailing slash."""
         return normalize_prefix(self.prefix)
 
+    def get_client(self) -> Any:
+        """An S3 client from the project's one factory, with S3Resource's settings.
+
+        (`use_unsigned_session` does not apply: statement files are never public.)
+        """
+        return boto3_client(self.s3, "s3")
+
     def points_at(self) -> str:
+        """What the resource points at, for the first lines of a run's log."""
         return (
             f"statement files: {s3_url(self.bucket, self.normalized_prefix)}<YYYY-MM>/*.csv "
-            f"(S3, {self.location()})"
+            f"(S3, {_location(self.s3, 's3')})"
         )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        _log_target(context, self.points_at())
 
     def browser_urls(self, s3_urls: dict[str, str]) -> dict[str, str]:
         """name -> a link a browser opens, for name -> `s3://` URL of this bucket's objects.
@@ -127,10 +132,8 @@ class StatementFilesResource(AwsServiceResource):
         return object_links(self.get_client(), s3_urls)
 
 
-class SQSResource(AwsServiceResource):
+class SQSResource(ResourceWithBoto3Configuration):
     """The statement queue and its dead-letter queue `<queue>-dlq`."""
-
-    SERVICE: ClassVar[str] = "sqs"
 
     queue_name: str = Field(default=DEFAULT_QUEUE, description="SQS queue of record batches.")
 
@@ -138,8 +141,15 @@ class SQSResource(AwsServiceResource):
     def dlq_name(self) -> str:
         return dlq_name(self.queue_name)
 
+    def get_client(self) -> Any:
+        return boto3_client(self, "sqs")
+
     def points_at(self) -> str:
-        return f"queue: {self.queue_name}, DLQ {self.dlq_name} (SQS, {self.location()})"
+        """What the resource points at, for the first lines of a run's log."""
+        return f"queue: {self.queue_name}, DLQ {self.dlq_name} (SQS, {_location(self, 'sqs')})"
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        _log_target(context, self.points_at())
 
     def queue_urls(self, client: Any) -> tuple[str, str]:
         """URLs of the queue and its DLQ."""
@@ -149,19 +159,24 @@ class SQSResource(AwsServiceResource):
         )
 
 
-class DynamoDBResource(AwsServiceResource):
+class DynamoDBResource(ResourceWithBoto3Configuration):
     """The DynamoDB table the statement API reads."""
-
-    SERVICE: ClassVar[str] = "dynamodb"
 
     table_name: str = Field(default=DEFAULT_TABLE, description="DynamoDB table of statements.")
 
-    def points_at(self) -> str:
-        return f"table: {self.table_name} (DynamoDB, {self.location()})"
+    def get_client(self) -> Any:
+        return boto3_client(self, "dynamodb")
 
     def get_batch_write_client(self) -> Any:
         """The loaders' client: one attempt per BatchWriteItem, the write budget retries."""
-        return self.get_client(max_attempts=clients.BATCH_WRITE_ATTEMPTS)
+        return boto3_client(self, "dynamodb", max_attempts=clients.BATCH_WRITE_ATTEMPTS)
+
+    def points_at(self) -> str:
+        """What the resource points at, for the first lines of a run's log."""
+        return f"table: {self.table_name} (DynamoDB, {_location(self, 'dynamodb')})"
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        _log_target(context, self.points_at())
 
 
 class ImportTuning(dg.ConfigurableResource):

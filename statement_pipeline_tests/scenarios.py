@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.bootstrap import TableSettings, bootstrap_from_environment
@@ -245,8 +246,10 @@ def run_cli(
 
 def resources(**tuning: Any) -> dict[str, object]:
     """The definitions' resources with their defaults, for `dg.materialize` against moto."""
+    s3 = S3Resource()
     return {
-        "statement_files": StatementFilesResource(),
+        "s3": s3,
+        "statement_files": StatementFilesResource(s3=s3),
         "statement_queue": SQSResource(),
         "statement_table": DynamoDBResource(),
         "import_tuning": ImportTuning(**tuning),

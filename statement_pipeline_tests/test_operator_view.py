@@ -26,7 +26,13 @@ from statement_pipeline.cli.arguments import instance_log_level, log_level_arg
 from statement_pipeline.cli.dev import dg_dev_command, find_dagster_config, prepare_home
 from statement_pipeline.cli.progress import Bars
 from statement_pipeline.metadata import LOADER_COLUMNS, table
-from statement_pipeline.resources import DynamoDBResource, SQSResource, StatementFilesResource
+from statement_pipeline.resources import (
+    DynamoDBResource,
+    SQSResource,
+    StatementFilesResource,
+    StatementS3Resource,
+    aws_location,
+)
 from statement_pipeline.rules.csv_records import COLUMNS
 from statement_pipeline.rules.month_figures import MonthFigures
 from statement_pipeline.rules.month_plan import (
@@ -256,11 +262,11 @@ def test_without_a_terminal_a_bar_is_a_few_plain_lines(capsys: pytest.CaptureFix
 def test_resources_say_what_they_point_at(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5005")
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000")
-    assert StatementFilesResource.location_from_env() == {
+    assert aws_location("s3") == {
         "region_name": "eu-west-1",
         "endpoint_url": "http://127.0.0.1:5005",
     }
-    table_location = DynamoDBResource.location_from_env()
+    table_location = aws_location("dynamodb")
     assert table_location["endpoint_url"] == "http://127.0.0.1:8000"
     resource = DynamoDBResource(table_name="acme", **table_location)
     assert resource.get_client().meta.endpoint_url == "http://127.0.0.1:8000"
@@ -269,12 +275,12 @@ def test_resources_say_what_they_point_at(monkeypatch: pytest.MonkeyPatch) -> No
     )
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB")
-    assert SQSResource.location_from_env()["endpoint_url"] == "AWS default"
+    assert aws_location("sqs")["endpoint_url"] == "AWS default"
     assert SQSResource().points_at() == (
         "queue: statement-records, DLQ statement-records-dlq "
         "(SQS, region eu-west-1, endpoint AWS default)"
     )
-    assert StatementFilesResource(prefix="in").points_at() == (
+    assert StatementFilesResource(s3=StatementS3Resource(), prefix="in").points_at() == (
         "statement files: s3://statements/in/<YYYY-MM>/*.csv "
         "(S3, region eu-west-1, endpoint AWS default)"
     )

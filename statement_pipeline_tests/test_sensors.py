@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import dagster as dg
 import pytest
+from dagster_aws.s3 import S3Resource
 from dagster_aws.s3.sensor import get_objects
 
 from statement_pipeline.aws.s3_files import ListingTooSlow, list_prefix
@@ -40,7 +41,7 @@ class Ticker:
 
     def __init__(self, resources: dict[str, Any] | None = None) -> None:
         self.cursor: str | None = None
-        self.resources = resources or {"statement_files": StatementFilesResource()}
+        self.resources = resources or {"statement_files": StatementFilesResource(s3=S3Resource())}
 
     def __call__(self) -> dg.SensorResult:
         with dg.build_sensor_context(cursor=self.cursor, resources=self.resources) as context:

@@ -223,7 +223,9 @@ def test_the_resource_page_and_the_runs_first_lines_name_what_each_resource_poin
     }
     endpoint = f"http://127.0.0.1:{dev_session.aws_port}"
     where = {"region_name": LOCAL_ENV["AWS_REGION"], "endpoint_url": endpoint}
-    assert shown["statement_files"] | where == shown["statement_files"]
+    # dagster-aws's fields: the S3Resource the statement files are read through, and ours on
+    # its ResourceWithBoto3Configuration.
+    assert shown["s3"] | where == shown["s3"]
     assert shown["statement_queue"] | where == shown["statement_queue"]
     assert shown["statement_table"] | where == shown["statement_table"]
     assert (shown["statement_files"]["bucket"], shown["statement_files"]["prefix"]) == (
@@ -232,8 +234,14 @@ def test_the_resource_page_and_the_runs_first_lines_name_what_each_resource_poin
     )
     assert shown["statement_queue"]["queue_name"] == "statement-records"
     assert shown["statement_table"]["table_name"] == "statements"
-    for name in ("statement_files", "statement_queue", "statement_table"):
-        assert None not in shown[name].values(), (name, shown[name])
+    named = {
+        "s3": ("region_name", "endpoint_url"),
+        "statement_files": ("bucket", "prefix"),
+        "statement_queue": ("region_name", "endpoint_url", "queue_name"),
+        "statement_table": ("region_name", "endpoint_url", "table_name"),
+    }
+    for name, keys in named.items():
+        assert None not in [shown[name].get(key) for key in keys], (name, shown[name])
     # The first lines the sensor's run logged say the same.
     with dg.DagsterInstance.from_config(str(dev_session.home)) as instance:
         messages = [

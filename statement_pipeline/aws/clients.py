@@ -25,6 +25,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from statement_pipeline.rules.s3_links import AWS_DEFAULT
+
 DEFAULT_MAX_ATTEMPTS = 5
 # BatchWriteItem's own client makes one attempt: a batch refused in part (UnprocessedItems) or
 # whole (throttled, 5xx) is what the write budget follows, and the writer's loop re-sends it
@@ -61,6 +63,11 @@ def configured_endpoint(service: str) -> str | None:
         return None
     specific = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}")
     return specific or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def setting(value: Any) -> Any:
+    """A client argument as boto3 takes it: "AWS default" (what a resource shows) is unset."""
+    return None if value == AWS_DEFAULT else value
 
 
 def client_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Config:
@@ -103,10 +110,11 @@ def client(
     """A client for `service`; unset overrides fall back to boto3's standard chain.
 
     AWS_ENDPOINT_URL(_<SERVICE>) point it at an emulator; `overrides` are boto3 client
-    arguments (region_name, endpoint_url, credentials, use_ssl, verify) that are set.
+    arguments (region_name, endpoint_url, credentials, use_ssl, verify) that are set, neither
+    None nor "AWS default".
     """
     session = _session(profile_name)
-    kwargs = {key: value for key, value in overrides.items() if value is not None}
+    kwargs = {key: value for key, value in overrides.items() if setting(value) is not None}
     kwargs.setdefault("region_name", region(session))
     return session.client(service, config=client_config(max_attempts), **kwargs)
 

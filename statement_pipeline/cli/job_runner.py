@@ -13,11 +13,38 @@ from typing import Any
 import dagster as dg
 
 
-def import_job() -> dg.JobDefinition:
-    """The import job, resolved from the project's Definitions (a reconstructable target)."""
+def import_job(**location: str) -> dg.JobDefinition:
+    """The import job, resolved from the project's Definitions (a reconstructable target).
+
+    `location` (`_location`) only tells targets apart: the definitions read the region and
+    endpoints again as they load.
+    """
     from statement_pipeline.definitions import defs
 
     return defs().resolve_job_def("import_statements_job")
+
+
+def _location() -> dict[str, str]:
+    """Each service's region and endpoint as the definitions would read them now."""
+    from statement_pipeline.resources import aws_location
+
+    return {
+        f"{service}_{field}": value
+        for service in ("s3", "sqs", "dynamodb")
+        for field, value in aws_location(service).items()
+    }
+
+
+def _import_target() -> Any:
+    """The job to run, as the definitions load in this process's environment now.
+
+    They read the region and endpoints when they load, and Dagster keeps the last job it
+    loaded per target: an import against another endpoint in the same process (the next
+    test, benchmark or demo month, against another emulator) is a target of its own.
+    """
+    return dg.build_reconstructable_job(
+        __name__, import_job.__name__, reconstructable_kwargs=_location()
+    )
 
 
 @dataclass
@@ -56,30 +83,6 @@ def plain(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
-def _with_location(run_config: Mapping[str, Any]) -> dict[str, Any]:
-    """`run_config`, with the AWS resources pointed at what the environment names now.
-
-    The definitions read the region and endpoints when they load, and a process keeps the
-    job it loaded: a later import in the same process (the next test, benchmark or demo month,
-    against another emulator) must use the environment of its own start. Settings given in
-    `run_config` win.
-    """
-    from statement_pipeline.resources import DynamoDBResource, SQSResource, StatementFilesResource
-
-    given = dict(run_config)
-    resources = dict(given.get("resources", {}))
-    for name, resource in (
-        ("statement_files", StatementFilesResource),
-        ("statement_queue", SQSResource),
-        ("statement_table", DynamoDBResource),
-    ):
-        entry = dict(resources.get(name, {}))
-        entry["config"] = {**resource.location_from_env(), **entry.get("config", {})}
-        resources[name] = entry
-    given["resources"] = resources
-    return given
-
-
 def loader_totals(loaded: Mapping[str, Any]) -> dict[str, float]:
     """The numeric columns of `loaded_statements`' loaders table, summed over the loader ops.
 
@@ -101,9 +104,9 @@ def run_import(
 ) -> RunReport:
     """Import one month through the real job and collect the outcome."""
     result = dg.execute_job(
-        dg.reconstructable(import_job),
+        _import_target(),
         instance=instance,
-        run_config=_with_location(run_config or {}),
+        run_config=dict(run_config or {}),
         tags={"dagster/partition": month},
     )
     report = RunReport(run_id=result.run_id, success=result.success)
