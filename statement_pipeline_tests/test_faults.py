@@ -129,8 +129,7 @@ def test_errors_on_every_kind_of_call_are_retried_by_the_one_retry_policy(
         SMALL_MESSAGES,
         {
             "resources": {
-                name: four_attempts
-                for name in ("statement_files", "statement_queue", "statement_table")
+                name: four_attempts for name in ("s3", "statement_queue", "statement_table")
             }
         },
     )
