@@ -47,6 +47,7 @@ from statement_pipeline.aws import clients
 from statement_pipeline.aws.bootstrap import TableSettings, bootstrap_from_environment
 from statement_pipeline.aws.s3_files import upload_files
 from statement_pipeline.aws.table import count_month
+from statement_pipeline.cli.job_runner import loader_totals
 from statement_pipeline.local_aws.server import LOCAL_ENV, LocalAws
 from statement_pipeline.rules.names import Names
 from statement_pipeline_tests.capacity_proxy import CapacityProxy
@@ -213,15 +214,16 @@ def run_case(case: Case, files: list[tuple[str, bytes]], writer: Measured) -> Re
         planner_s=cc.planner_seconds(case, items_rate),
         scheduling_s=measuring.metadata_float(m.run.run, "scheduled_statements", "seconds"),
         wall_s=m.run.wall_s,
-        rate_cuts=_metadata_int(m, "loaders_rate_cuts"),
-        settled_ops=_metadata_int(m, "loaders_settled_ops"),
+        rate_cuts=_loader_total(m, "rate_cuts"),
+        settled_ops=_loader_total(m, "settled"),
         failure=note,
     )
 
 
-def _metadata_int(m: Measured, name: str) -> int | None:
-    value = measuring.metadata_float(m.run.run, "loaded_statements", name)
-    return None if value is None else int(value)
+def _loader_total(m: Measured, column: str) -> int | None:
+    """A column of the loaders table summed over the loader ops (settled: ops that settled)."""
+    loaded = m.run.run.materializations.get("loaded_statements")
+    return None if loaded is None else int(loader_totals(loaded).get(column, 0))
 
 
 def loader_lines(m: Measured) -> list[str]:

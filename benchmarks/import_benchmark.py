@@ -176,7 +176,7 @@ def materialize(
         loaders,
         month.records,
         queue_s=metadata_float(run, "scheduled_statements", "seconds"),
-        load_s=metadata_float(run, "loaded_statements", "seconds"),
+        load_s=metadata_float(run, "loaded_statements", "load_seconds"),
         check_s=run.check_s,
         run_s=run.run_s,
         wall_s=round(result.wall_s, 2),

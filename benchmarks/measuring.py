@@ -25,6 +25,8 @@ from typing import Any
 
 import dagster as dg
 
+from statement_pipeline.cli.job_runner import plain
+
 # --- API calls -------------------------------------------------------------------------------
 
 
@@ -219,10 +221,6 @@ def materialize_command(period: str, config: Mapping[str, Any]) -> list[str]:
     ]  # fmt: skip
 
 
-def _plain(value: Any) -> Any:
-    return getattr(value, "value", value)
-
-
 def read_run(home: str) -> RunRecord:
     """The newest run of the instance in `home`: timings, materialization metadata, checks."""
     record = RunRecord()
@@ -253,7 +251,7 @@ def read_run(home: str) -> RunRecord:
                 mat = entry.asset_materialization
                 if mat is not None:
                     record.materializations[mat.asset_key.to_user_string()] = {
-                        k: _plain(v) for k, v in mat.metadata.items()
+                        k: plain(v) for k, v in mat.metadata.items()
                     }
             else:
                 evaluation = event.event_specific_data

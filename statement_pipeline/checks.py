@@ -11,7 +11,7 @@ from statement_pipeline.aws import month_checks as verify
 from statement_pipeline.aws.loading import LoadedMonth
 from statement_pipeline.metadata import rejects_metadata
 from statement_pipeline.partitions import monthly_partitions
-from statement_pipeline.resources import DynamoDBResource, SQSResource
+from statement_pipeline.resources import DynamoDBResource, SQSResource, StatementFilesResource
 
 _ASSET = loaded_statements.key
 
@@ -41,19 +41,23 @@ with warnings.catch_warnings():
         for name, description in (
             (
                 "table_count_matches_valid_rows",
-                "Items of the month counted in the table equal the valid rows.",
+                "Compares the month's items counted in the DynamoDB table with the month's "
+                "valid rows in its CSV files; fails the run when they differ.",
             ),
             (
                 "queue_drained",
-                "Nothing of the month is left in the queue, and none of it in the DLQ.",
+                "Compares the SQS queue's messages still needed for the month, and the "
+                "month's messages in the DLQ, with 0.",
             ),
             (
                 "no_rejected_rows",
-                "Warns when rows of the month were rejected (see the rejects objects).",
+                "Compares the month's rejected rows with 0; warns otherwise, with the reasons "
+                "and a link to each rejects object.",
             ),
             (
                 "reject_rate_below_limit",
-                "Fails when the month's reject rate exceeds the configured limit.",
+                "Compares the month's rejected rows / rows read with max_reject_rate "
+                "(default 5%); fails above it.",
             ),
         )
     ]
@@ -69,6 +73,7 @@ def statement_checks(
     loaded: LoadedMonth,
     statement_queue: SQSResource,
     statement_table: DynamoDBResource,
+    statement_files: StatementFilesResource,
 ) -> Iterable[dg.AssetCheckResult]:
     """Count the month in the table, inspect the queues, and judge the rejects."""
     sqs = statement_queue.get_client()
@@ -85,7 +90,12 @@ def statement_checks(
     for finding in findings:
         metadata = dict(finding.metadata)
         if finding.name == "no_rejected_rows":
-            metadata.update(rejects_metadata(loaded.reject_reasons, loaded.rejects_urls))
+            rejects = loaded.rejects_urls
+            metadata.update(
+                rejects_metadata(
+                    loaded.reject_reasons, rejects, statement_files.browser_urls(rejects)
+                )
+            )
         yield dg.AssetCheckResult(
             check_name=finding.name,
             asset_key=_ASSET,

@@ -3,9 +3,10 @@
 import functools
 import gc
 import os
+import warnings
 
 import dagster as dg
-from dagster_aws.s3 import S3PickleIOManager, S3Resource
+from dagster_aws.s3 import S3PickleIOManager
 
 from statement_pipeline.alerts import alert_sensors
 from statement_pipeline.assets import loaded_statements, scheduled_statements
@@ -19,6 +20,8 @@ from statement_pipeline.resources import (
     SNSResource,
     SQSResource,
     StatementFilesResource,
+    StatementS3Resource,
+    aws_location,
 )
 from statement_pipeline.rules.alerts import AlertSettings
 from statement_pipeline.rules.names import Names
@@ -56,17 +59,31 @@ def freeze_loaded_modules() -> None:
     gc.freeze()
 
 
+def _with_code_references(
+    assets: list[dg.AssetsDefinition],
+) -> list[dg.AssetsDefinition]:
+    """Each asset linked to its source file in the UI (the function that defines it)."""
+    # Dagster's own way to attach code references; it is marked beta in 1.13, and the warning
+    # says so on every load of the definitions, so it is silenced here only.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        linked = dg.with_source_code_references(assets)
+    return [a for a in linked if isinstance(a, dg.AssetsDefinition)]
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     """Definitions with the names of this deployment, read when the code location loads."""
     freeze_loaded_modules()
     # Loading, not importing, reads the STATEMENT_* variables: the contract gives each a
-    # default, which dg.EnvVar cannot, and the UI then shows the names actually used.
+    # default, which dg.EnvVar cannot, and the UI then shows the names actually used. The
+    # region and each service's endpoint are read the same way, so the resource page says
+    # which AWS a run uses ("AWS default" where boto3's own chain decides).
     names = Names.from_env()
     alerts = AlertSettings.from_env()
     interval = interval_from_env()
     overdue = loaded_by_policy(loaded_by_day_from_env())
-    s3 = S3Resource()
+    s3 = StatementS3Resource(**aws_location("s3"))
     shared_outputs = (
         {
             "io_manager": S3PickleIOManager(
@@ -77,12 +94,14 @@ def defs() -> dg.Definitions:
         else {}
     )
     return dg.Definitions(
-        assets=[
-            scheduled_statements,
-            loaded_statements.map_asset_specs(
-                lambda spec: spec.replace_attributes(freshness_policy=overdue)
-            ),
-        ],
+        assets=_with_code_references(
+            [
+                scheduled_statements,
+                loaded_statements.map_asset_specs(
+                    lambda spec: spec.replace_attributes(freshness_policy=overdue)
+                ),
+            ]
+        ),
         asset_checks=[statement_checks],
         jobs=[import_statements_job],
         sensors=[build_statement_file_sensor(interval), *alert_sensors(alerts, interval)],
@@ -92,9 +111,9 @@ def defs() -> dg.Definitions:
             "statement_files": StatementFilesResource(
                 s3=s3, bucket=names.bucket, prefix=names.prefix
             ),
-            "statement_queue": SQSResource(queue_name=names.queue),
-            "statement_table": DynamoDBResource(table_name=names.table),
-            "statement_alerts": SNSResource(topic_arn=alerts.topic_arn),
+            "statement_queue": SQSResource(queue_name=names.queue, **aws_location("sqs")),
+            "statement_table": DynamoDBResource(table_name=names.table, **aws_location("dynamodb")),
+            "statement_alerts": SNSResource(topic_arn=alerts.topic_arn, **aws_location("sns")),
             "import_tuning": import_tuning_from_env(),
             **shared_outputs,
         },

@@ -1,19 +1,24 @@
 """Dagster resources: S3 (dagster-aws S3Resource), our SQS, DynamoDB and SNS, the import's tuning.
 
-Names are ordinary fields with the contract's defaults; `definitions.py` fills them from the
-STATEMENT_* variables when the definitions load, so the UI's resource page shows the real
-bucket, queue and table. Endpoints, regions and credentials resolve the standard boto3 way
-(AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS, ... are honoured) unless set here.
+Names are ordinary fields with the contract's defaults, and the region and endpoint are
+dagster-aws's `region_name` and `endpoint_url`: `definitions.py` fills them all when the
+definitions load (the names from the STATEMENT_* variables, each service's region and endpoint
+from the standard AWS variables, `aws_location`), so the UI's resource page shows what each
+resource points at, never an empty value: "AWS default" where boto3's own chain decides, which
+the project's one client factory reads as unset. The first lines of each run's log name them
+again. Credential fields stay unset: the default credential chain supplies the keys.
 """
 
 from typing import Any
 
 import dagster as dg
+from botocore.handlers import disable_signing
 from dagster_aws.s3 import S3Resource
 from dagster_aws.utils import ResourceWithBoto3Configuration
 from pydantic import Field
 
 from statement_pipeline.aws import clients
+from statement_pipeline.aws.s3_files import object_links
 from statement_pipeline.rules.names import (
     DEFAULT_BUCKET,
     DEFAULT_PREFIX,
@@ -22,6 +27,8 @@ from statement_pipeline.rules.names import (
     dlq_name,
     normalize_prefix,
 )
+from statement_pipeline.rules.progress import PROGRESS_SECONDS
+from statement_pipeline.rules.s3_links import AWS_DEFAULT, s3_url
 
 
 def boto3_client(
@@ -46,6 +53,46 @@ def boto3_client(
     )
 
 
+def aws_location(service: str) -> dict[str, str]:
+    """`region_name` and `endpoint_url` of `service` as the environment gives them now.
+
+    For the definitions, when they load: "AWS default" where none is set (boto3's chain then
+    decides when a client is made).
+    """
+    return {
+        "region_name": clients.region() or AWS_DEFAULT,
+        "endpoint_url": clients.configured_endpoint(service) or AWS_DEFAULT,
+    }
+
+
+def _location(resource: ResourceWithBoto3Configuration | S3Resource, service: str) -> str:
+    """Region and endpoint as a client made now would use them."""
+    region = clients.setting(resource.region_name) or clients.region() or AWS_DEFAULT
+    endpoint = clients.setting(resource.endpoint_url) or clients.configured_endpoint(service)
+    return f"region {region}, endpoint {endpoint or AWS_DEFAULT}"
+
+
+def _log_target(context: dg.InitResourceContext, target: str) -> None:
+    # Each run (each step process, with multiprocess or Celery) names what it works on; a
+    # sensor's tick, which has no run, would only repeat it every 30 s.
+    if context.log is not None and context.run is not None:
+        context.log.info(target)
+
+
+class StatementS3Resource(S3Resource):
+    """dagster-aws's S3Resource, its clients made by the project's one factory.
+
+    The factory reads "AWS default" as unset; S3Resource's own client would take it for an
+    endpoint (and the IO manager makes its client through this resource).
+    """
+
+    def get_client(self) -> Any:
+        client = boto3_client(self, "s3")
+        if self.use_unsigned_session:
+            client.meta.events.register("choose-signer.s3.*", disable_signing)
+        return client
+
+
 class StatementFilesResource(dg.ConfigurableResource):
     """The bucket and prefix holding the monthly statement files, read through S3Resource."""
 
@@ -68,6 +115,24 @@ class StatementFilesResource(dg.ConfigurableResource):
         """
         return boto3_client(self.s3, "s3")
 
+    def points_at(self) -> str:
+        """What the resource points at, for the first lines of a run's log."""
+        return (
+            f"statement files: {s3_url(self.bucket, self.normalized_prefix)}<YYYY-MM>/*.csv "
+            f"(S3, {_location(self.s3, 's3')})"
+        )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        _log_target(context, self.points_at())
+
+    def browser_urls(self, s3_urls: dict[str, str]) -> dict[str, str]:
+        """name -> a link a browser opens, for name -> `s3://` URL of this bucket's objects.
+
+        On AWS the object's page in the S3 console; on an emulator a presigned GET of it,
+        signed with placeholder keys (never the environment's credentials).
+        """
+        return object_links(self.get_client(), s3_urls)
+
 
 class SQSResource(ResourceWithBoto3Configuration):
     """The statement queue and its dead-letter queue `<queue>-dlq`."""
@@ -80,6 +145,13 @@ class SQSResource(ResourceWithBoto3Configuration):
 
     def get_client(self) -> Any:
         return boto3_client(self, "sqs")
+
+    def points_at(self) -> str:
+        """What the resource points at, for the first lines of a run's log."""
+        return f"queue: {self.queue_name}, DLQ {self.dlq_name} (SQS, {_location(self, 'sqs')})"
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        _log_target(context, self.points_at())
 
     def queue_urls(self, client: Any) -> tuple[str, str]:
         """URLs of the queue and its DLQ."""
@@ -123,6 +195,13 @@ class SNSResource(ResourceWithBoto3Configuration):
 
     def get_client(self) -> Any:
         return boto3_client(self, "sns")
+
+    def points_at(self) -> str:
+        """What the resource points at, for the first lines of a run's log."""
+        return f"table: {self.table_name} (DynamoDB, {_location(self, 'dynamodb')})"
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        _log_target(context, self.points_at())
 
 
 class ImportTuning(dg.ConfigurableResource):
@@ -172,6 +251,12 @@ class ImportTuning(dg.ConfigurableResource):
     )
     deadline_seconds: float = Field(
         default=3600.0, gt=0, description="Longest a loader works before the run fails."
+    )
+    progress_seconds: float = Field(
+        default=PROGRESS_SECONDS,
+        ge=0.1,
+        le=3600,
+        description="How often validating, enqueuing and loading log a progress line.",
     )
     full_reimport: bool = Field(
         default=False,

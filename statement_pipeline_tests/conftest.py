@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from moto import mock_aws
@@ -23,6 +24,33 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[SENSOR_INTERVAL_VARIABLE] = TEST_SENSOR_INTERVAL
 
 
+def fake_aws_settings(no_config_file: Path) -> dict[str, str]:
+    """Fake keys, no profile files, the metadata service off: what every test runs with."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_CONFIG_FILE": str(no_config_file),
+        "AWS_SHARED_CREDENTIALS_FILE": str(no_config_file),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def isolated_environ(no_config_file: Path) -> dict[str, str]:
+    """This process's environment without any AWS_* or STATEMENT_* of its own, faked instead.
+
+    For processes that module-scoped fixtures start, before `fake_aws_credentials` runs.
+    """
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "STATEMENT_"))}
+    return {
+        **kept,
+        **fake_aws_settings(no_config_file),
+        SENSOR_INTERVAL_VARIABLE: TEST_SENSOR_INTERVAL,
+    }
+
+
 @pytest.fixture(autouse=True)
 def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
     """No test can reach real AWS: fake keys, no profile files, no endpoint leaking in."""
@@ -30,14 +58,8 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> N
         if name.startswith(("AWS_", "STATEMENT_")):
             monkeypatch.delenv(name, raising=False)
     empty = tmp_path_factory.getbasetemp() / "no-aws-config"
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name, value in fake_aws_settings(empty).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv(SENSOR_INTERVAL_VARIABLE, TEST_SENSOR_INTERVAL)
 
 
@@ -86,7 +108,8 @@ RUN_FIRST = ("test_distributed.py", "test_stack_faults.py")
 LONG_MODULES = {
     "test_multiprocess.py": 40,
     "test_incremental.py": 40,
-    "test_webserver.py": 40,
+    "test_webserver.py": 45,
+    "test_month_at_a_glance.py": 45,
     "test_e2e.py": 25,
     "test_kill_and_rerun.py": 30,
     "test_backfill.py": 30,

@@ -31,7 +31,7 @@ from statement_pipeline.local_aws.server import LocalAws
 from statement_pipeline.rules.names import Names
 from statement_pipeline.supervision.service import Service, free_port
 from statement_pipeline_tests import scenarios
-from statement_pipeline_tests.conftest import REGION
+from statement_pipeline_tests.conftest import REGION, fake_aws_settings
 from statement_pipeline_tests.processes import describe_runs, month_runs, wait_for
 
 REQUIRED_ENV = "STATEMENT_PIPELINE_DISTRIBUTED"
@@ -57,18 +57,7 @@ WORKLOAD = tuning_run_config(
 
 def fake_aws_env(endpoint: str, base: Path) -> dict[str, str]:
     """The autouse fixture's fake credentials, for processes that outlive one test."""
-    empty = base / "no-aws-config"
-    return {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_CONFIG_FILE": str(empty),
-        "AWS_SHARED_CREDENTIALS_FILE": str(empty),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_ENDPOINT_URL": endpoint,
-    }
+    return {**fake_aws_settings(base / "no-aws-config"), "AWS_ENDPOINT_URL": endpoint}
 
 
 def dagster_cli(stack: ProdStack, *args: str, check: bool = True) -> str:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster_aws.s3 import S3Resource
 
 from statement_pipeline.assets import loaded_statements, scheduled_statements
 from statement_pipeline.aws import clients
@@ -12,6 +13,7 @@ from statement_pipeline.checks import RejectRateConfig, statement_checks
 from statement_pipeline.resources import (
     DynamoDBResource,
     SQSResource,
+    StatementFilesResource,
 )
 from statement_pipeline.rules.csv_records import COLUMNS, Record, StatementReader
 from statement_pipeline.rules.items import key_of
@@ -112,12 +114,16 @@ def test_the_count_check_fails_when_an_item_is_missing(
         TableName="statements",
         Key=key_of(MONTH, month[5][0]),
     )
-    context = dg.build_asset_check_context(
-        resources={"statement_queue": SQSResource(), "statement_table": DynamoDBResource()}
-    )
-    results = {
-        r.check_name: r for r in statement_checks(context, config=RejectRateConfig(), loaded=loaded)
+    resources = {
+        "statement_queue": SQSResource(),
+        "statement_table": DynamoDBResource(),
+        "statement_files": StatementFilesResource(s3=S3Resource()),
     }
+    context = dg.build_asset_check_context(resources=resources)
+    # Entered: the statement files' S3Resource is set up (and torn down) with it.
+    with context.op_execution_context:
+        evaluated = statement_checks(context, config=RejectRateConfig(), loaded=loaded)
+        results = {r.check_name: r for r in evaluated}
     check = results["table_count_matches_valid_rows"]
     assert not check.passed
     assert check.severity == dg.AssetCheckSeverity.ERROR

@@ -102,17 +102,22 @@ def test_bad_rows_are_rejected_reported_and_the_valid_ones_load_exactly(
         assert keyword in line[2], (line[1], line[2])
         assert line[3:] == fields_of(row), line[1]
 
-    # Rejects at a glance: a link to the rejects object and the reasons with their counts,
-    # the same in the scheduling metadata and in the WARN check.
+    # Rejects at a glance: a link to the rejects object (on the emulator, the object itself)
+    # beside its s3:// URL, and the reasons with their counts, the same in the scheduling
+    # metadata and in the WARN check.
     reasons = Counter(line[2] for line in lines)
-    link = f"s3://{NAMES.bucket}/{REJECTS}part-1.rejects.csv"
+    s3_url = f"s3://{NAMES.bucket}/{REJECTS}part-1.rejects.csv"
     warn = check(report, "no_rejected_rows")
     assert (warn.passed, warn.severity, warn.metadata["actual"]) == (False, "WARN", len(corpus))
     for metadata in (sched, warn.metadata):
         table = metadata["reject_reasons"]
-        assert {r.data["reason"]: r.data["rows"] for r in table.records} == reasons
-        assert [r.data["rows"] for r in table.records] == sorted(reasons.values(), reverse=True)
-        assert metadata[f"rejects_object[{KEY}part-1.csv]"] == link
+        assert {r["reason"]: r["rows"] for r in table} == reasons
+        assert [r["rows"] for r in table] == sorted(reasons.values(), reverse=True)
+        link = metadata[f"rejects_object[{KEY}part-1.csv]"]
+        assert link.startswith(f"{aws_ready}/{NAMES.bucket}/{REJECTS}part-1.rejects.csv?")
+        assert metadata["rejects_objects"] == [
+            {"file": f"{KEY}part-1.csv", "rejects_object": s3_url, "link": link}
+        ]
         assert not any(k.startswith("rejects_object[") and "part-2" in k for k in metadata)
     rate = check(report, "reject_rate_below_limit")
     # 61 of 1,311 rows is 4.65%: below the default limit of 5%.

@@ -140,6 +140,14 @@ def test_the_asset_page_shows_the_months_counts_and_passing_checks(
             # The overview, with the latest check results opened: what the docs show.
             page.get_by_role("tab", name="Overview").first.click()
             expect(page.get_by_text(MONTH, exact=True).first).to_be_visible()
+            # The catalog's affordances: kinds, owners, and a link to the asset's source file.
+            for kind in ("dynamodb", "sqs"):
+                expect(page.get_by_text(kind, exact=True).first).to_be_visible()
+            expect(page.get_by_text("data-engineering", exact=True).first).to_be_visible()
+            source = page.get_by_role("link", name=re.compile(r"^Open loading\.py.* in editor$"))
+            expect(source).to_have_attribute(
+                "href", re.compile(r"statement_pipeline/assets/loading\.py:\d+$")
+            )
             badge = page.get_by_text("Latest check results").locator("xpath=..")
             badge.get_by_role("img", name="check_circle").hover()
             popover = page.locator(".bp5-popover").filter(has_text="Succeeded checks")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from statement_pipeline.aws.bootstrap import TableSettings
-from statement_pipeline.cli.job_runner import RunReport, tuning_run_config
+from statement_pipeline.cli.job_runner import RunReport, loader_totals, tuning_run_config
 from statement_pipeline.rules import capacity_plan
 from statement_pipeline.rules.capacity_plan import Table
 from statement_pipeline.rules.csv_records import COLUMNS
@@ -98,15 +98,16 @@ def test_throttled_mid_month_the_table_ends_exact(model: CapacityProxy, tmp_path
     assert_month_exact(MONTH, rows)
     stats = model.stats()
     loaded = report.materializations["loaded_statements"]
+    loaders = loader_totals(loaded)
     # botocore retries a call refused whole: the model may count one call more than we do.
-    assert 0 < loaded["loaders_throttled_calls"] <= stats.throttled_write_calls
+    assert 0 < loaders["throttled_calls"] <= stats.throttled_write_calls
     # The month's own figure, read from its items: every refused attempt was counted on them.
-    assert loaded["throttled_writes"] >= loaded["loaders_throttled_calls"]
+    assert loaded["throttled_writes"] >= loaders["throttled_calls"]
     assert loaded["written_in_import"] == len(rows)
     # The throttled items were written on a later call: never lost, never doubled.
     assert stats.items_accepted == len(rows)
     # Settled at the provisioned rate once the burst was gone.
-    assert loaded["loaders_settled_ops"] == 1
+    assert loaders["settled"] == 1
 
 
 @pytest.mark.parametrize("spent", [False, True], ids=["idle", "spent"])
@@ -127,10 +128,10 @@ def test_an_idle_table_lends_its_burst_a_spent_one_does_not(
         if spent:
             assert model.stats().throttled_write_calls > 0
             # The budget reacted: it cut its rate (and settles once it sees the WCU granted).
-            assert loaded["loaders_rate_cuts"] >= 1
+            assert loader_totals(loaded)["rate_cuts"] >= 1
         else:
             assert model.stats().throttled_write_calls == 0
-            assert loaded["loaders_settled_ops"] == 0
+            assert loader_totals(loaded)["settled"] == 0
 
 
 @pytest.mark.capacity(k=0.25)
@@ -153,7 +154,7 @@ def test_a_month_under_one_key_value_follows_the_key_limit(
     assert list(table_keys) == [f"{MONTH}#00"]
     loaded = report.materializations["loaded_statements"]
     # Far below the table's rate, the budget followed the key; it did not settle there.
-    assert loaded["loaders_settled_ops"] == 0
+    assert loader_totals(loaded)["settled"] == 0
 
 
 @pytest.mark.capacity(burst="empty")

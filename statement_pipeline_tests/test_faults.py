@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from statement_pipeline.cli.job_runner import RunReport, tuning_run_config
+from statement_pipeline.cli.job_runner import RunReport, loader_totals, tuning_run_config
 from statement_pipeline.rules.csv_records import COLUMNS
 from statement_pipeline_tests.faultproxy import (
     FaultProxy,
@@ -77,7 +77,7 @@ def test_whole_batches_throttled_are_carried_by_the_write_budget(
 
     assert (first.hits, later.hits) == (3, 3)
     loaded = report.materializations["loaded_statements"]
-    assert loaded["loaders_throttled_calls"] == 6
+    assert loader_totals(loaded)["throttled_calls"] == 6
     # Each refused batch left its items one attempt more, which the month's figures count.
     assert loaded["throttled_writes"] >= 6
     assert_exact_and_drained(proxy, report)
@@ -95,7 +95,7 @@ def test_unprocessed_items_and_partial_sqs_batches(proxy: FaultProxy, tmp_path: 
 
     assert (writes.hits, sends.hits, deletes.hits) == (8, 2, 1)
     loaded = report.materializations["loaded_statements"]
-    assert loaded["loaders_throttled_calls"] >= writes.hits
+    assert loader_totals(loaded)["throttled_calls"] >= writes.hits
     assert loaded["throttled_writes"] >= writes.hits
     assert_exact_and_drained(proxy, report)
 

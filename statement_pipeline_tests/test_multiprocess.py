@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 import statement_samples as sample
-from statement_pipeline.cli.job_runner import run_import, tuning_run_config
+from statement_pipeline.cli.job_runner import loader_totals, run_import, tuning_run_config
 from statement_pipeline_tests import scenarios
 
 MONTH = "2026-03"
@@ -54,7 +54,7 @@ def test_four_loader_processes_load_the_month_exactly(moto_endpoint: str, tmp_pa
 
     assert report.all_checks_passed, [c for c in report.checks if not c.passed]
     loaded = report.materializations["loaded_statements"]
-    assert loaded["loaders_workers"] == 4
+    assert loader_totals(loaded)["workers"] == 4
     assert loaded["written_in_import"] == RECORDS
     rows = sample.generate_rows(MONTH, RECORDS, seed=41)
     scenarios.assert_month_exact(MONTH, rows)

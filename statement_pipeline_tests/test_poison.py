@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from statement_pipeline.aws import clients
+from statement_pipeline.cli.job_runner import loader_totals
 from statement_pipeline.rules.csv_records import COLUMNS
 from statement_pipeline.rules.messages import RecordBatch, encode
 from statement_pipeline_tests.scenarios import (
@@ -52,7 +53,8 @@ def test_poison_messages_are_moved_to_the_dlq_counted_and_never_block_the_run(
     assert report.success, report.failure
     assert_month_exact(MONTH, rows)
     loaded = report.materializations["loaded_statements"]
-    assert (loaded["loaders_poison"], loaded["loaders_superseded"]) == (3, 1)
+    loaders = loader_totals(loaded)
+    assert (loaders["poison"], loaders["superseded"]) == (3, 1)
     drained = next(c for c in report.checks if c.name == "queue_drained")
     assert drained.metadata["poison_moved_this_run"] == 3
     assert drained.metadata["dlq_messages"] == 3

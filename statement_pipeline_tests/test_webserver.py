@@ -1,32 +1,39 @@
-"""`statement-pipeline dev` (what `make dev` runs), then a partition launched through GraphQL.
+"""`statement-pipeline dev` (what `make dev` runs), read through the webserver's GraphQL.
 
 The dev command starts its own local AWS with a sample month; the sensor imports that month
-on its first tick; then the month is launched again the way the UI's Materialize button does
-it (LaunchPipelineExecution on the asset job, with the partition tag) and must load exactly.
+on its first tick. Then: the month is launched again the way the UI's Materialize button does
+it (LaunchPipelineExecution on the asset job, with the partition tag) and must load exactly;
+the resource page names the region, endpoint, bucket, prefix, queue and table, none null;
+and what `make dev` printed holds no DEBUG line.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 import dagster as dg
+import pytest
 
 from statement_pipeline.aws.table import count_month
 from statement_pipeline.cli.dev import (
+    SampleMonth,
     find_dagster_config,
     month_shift,
     prepare_home,
     sample_plan,
 )
 from statement_pipeline.local_aws.server import LOCAL_ENV, free_port
+from statement_pipeline.supervision.service import Service
+from statement_pipeline_tests.conftest import isolated_environ
 from statement_pipeline_tests.processes import (
     background,
     describe_runs,
@@ -111,35 +118,35 @@ def materialize_params(location: str, repository: str, month: str) -> dict[str, 
     }
 
 
-def test_make_dev_then_a_partition_launched_through_graphql(tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class DevSession:
+    """`statement-pipeline dev` running, its sensor's first import of the sample month done."""
+
+    url: str
+    selector: dict[str, str]
+    home: Path
+    month: SampleMonth
+    aws_port: int
+    dev: Service
+    sensor_run_id: str
+
+
+@pytest.fixture(scope="module")
+def dev_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevSession]:
+    root = tmp_path_factory.mktemp("dev")
     ui_port, aws_port = free_port(), free_port()
     url = f"http://127.0.0.1:{ui_port}"
-    home = tmp_path / "dagster_home"
+    home = root / "dagster_home"
     (month,) = sample_plan(datetime.now(UTC), 1, RECORDS)
     command = [sys.executable, "-m", "statement_pipeline.cli", "dev", "--months", "1"]
     command += ["--records", str(RECORDS), "--files", "1", "--port", str(ui_port)]
     command += ["--aws-port", str(aws_port), "--home", str(home)]
-    dev = background(command, dict(os.environ), tmp_path / "dev.log")
-    with dev:
+    env = isolated_environ(root / "no-aws-config")
+    with background(command, env, root / "dev.log") as dev:
         (repo, *_) = wait_for(lambda: repositories(url), 90, "the Dagster UI", dev.output)
-        # The resource page shows the names actually used (read when the definitions load).
         selector = {
             "repositoryLocationName": repo["location"]["name"],
             "repositoryName": repo["name"],
-        }
-        details = graphql(url, RESOURCES, {"selector": selector})
-        shown = {
-            r["name"]: {v["key"]: v["value"] for v in r["configuredValues"]}
-            for r in details["allTopLevelResourceDetailsOrError"]["results"]
-        }
-        assert '"statements"' in shown["statement_table"]["table_name"]
-        assert '"statement-records"' in shown["statement_queue"]["queue_name"]
-        assert '"statements"' in shown["statement_files"]["bucket"]
-        # The asset page marks the closed month overdue after the 2nd (the default deadline).
-        (node,) = graphql(url, FRESHNESS)["assetNodes"]
-        assert node["internalFreshnessPolicy"] == {
-            "deadlineCron": "0 0 2 * *",
-            "lowerBoundDeltaSeconds": 86_400,
         }
         with dg.DagsterInstance.from_config(str(home)) as instance:
             by_sensor = wait_for(
@@ -148,35 +155,53 @@ def test_make_dev_then_a_partition_launched_through_graphql(tmp_path: Path) -> N
                 f"the sensor's import of the sample month {month.period}",
                 lambda: describe_runs(instance) + "\n" + dev.output(),
             )
-            assert [r.status for r in by_sensor] == [dg.DagsterRunStatus.SUCCESS]
-            params = materialize_params(repo["location"]["name"], repo["name"], month.period)
-            launched = graphql(url, LAUNCH, {"params": params})["launchPipelineExecution"]
-            assert launched["__typename"] == "LaunchRunSuccess", launched
-            run_id = launched["run"]["runId"]
+        assert [r.status for r in by_sensor] == [dg.DagsterRunStatus.SUCCESS]
+        yield DevSession(url, selector, home, month, aws_port, dev, by_sensor[0].run_id)
 
-            def status() -> str | None:
-                value = graphql(url, RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
-                return value if value in ("SUCCESS", "FAILURE", "CANCELED") else None
 
-            final = wait_for(
-                status, 120, "the launched run", lambda: describe_runs(instance) + dev.output()
-            )
-            assert final == "SUCCESS", describe_runs(instance)
-            checks = [
-                record.dagster_event.asset_check_evaluation_data
-                for record in instance.all_logs(
-                    run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-                )
-                if record.dagster_event
-            ]
-        dynamodb = boto3.client(
-            "dynamodb",
-            endpoint_url=f"http://127.0.0.1:{aws_port}",
-            region_name=LOCAL_ENV["AWS_REGION"],
-            aws_access_key_id=LOCAL_ENV["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=LOCAL_ENV["AWS_SECRET_ACCESS_KEY"],
+def test_make_dev_then_a_partition_launched_through_graphql(dev_session: DevSession) -> None:
+    url, month = dev_session.url, dev_session.month
+    # The asset page marks the closed month overdue after the 2nd (the default deadline).
+    (node,) = graphql(url, FRESHNESS)["assetNodes"]
+    assert node["internalFreshnessPolicy"] == {
+        "deadlineCron": "0 0 2 * *",
+        "lowerBoundDeltaSeconds": 86_400,
+    }
+    with dg.DagsterInstance.from_config(str(dev_session.home)) as instance:
+        selector = dev_session.selector
+        params = materialize_params(
+            selector["repositoryLocationName"], selector["repositoryName"], month.period
         )
-        assert count_month(dynamodb, "statements", month.period) == month.records
+        launched = graphql(url, LAUNCH, {"params": params})["launchPipelineExecution"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        run_id = launched["run"]["runId"]
+
+        def status() -> str | None:
+            value = graphql(url, RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
+            return value if value in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+        final = wait_for(
+            status,
+            120,
+            "the launched run",
+            lambda: describe_runs(instance) + dev_session.dev.output(),
+        )
+        assert final == "SUCCESS", describe_runs(instance)
+        checks = [
+            record.dagster_event.asset_check_evaluation_data
+            for record in instance.all_logs(
+                run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+            if record.dagster_event
+        ]
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=f"http://127.0.0.1:{dev_session.aws_port}",
+        region_name=LOCAL_ENV["AWS_REGION"],
+        aws_access_key_id=LOCAL_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
+    assert count_month(dynamodb, "statements", month.period) == month.records
     outcome = {c.check_name: c.passed for c in checks}
     # The sample month carries a file of broken rows: all rejected and reported (a warning),
     # failing the reject-rate check only when they are more than 5% of the month's rows.
@@ -187,6 +212,58 @@ def test_make_dev_then_a_partition_launched_through_graphql(tmp_path: Path) -> N
         "no_rejected_rows": False,
         "reject_rate_below_limit": bad / (bad + month.records) <= 0.05,
     }
+
+
+def test_the_resource_page_and_the_runs_first_lines_name_what_each_resource_points_at(
+    dev_session: DevSession,
+) -> None:
+    details = graphql(dev_session.url, RESOURCES, {"selector": dev_session.selector})
+    shown = {
+        r["name"]: {v["key"]: json.loads(v["value"]) for v in r["configuredValues"]}
+        for r in details["allTopLevelResourceDetailsOrError"]["results"]
+    }
+    endpoint = f"http://127.0.0.1:{dev_session.aws_port}"
+    where = {"region_name": LOCAL_ENV["AWS_REGION"], "endpoint_url": endpoint}
+    # dagster-aws's fields: the S3Resource the statement files are read through, and ours on
+    # its ResourceWithBoto3Configuration.
+    assert shown["s3"] | where == shown["s3"]
+    assert shown["statement_queue"] | where == shown["statement_queue"]
+    assert shown["statement_table"] | where == shown["statement_table"]
+    assert (shown["statement_files"]["bucket"], shown["statement_files"]["prefix"]) == (
+        "statements",
+        "statements/",
+    )
+    assert shown["statement_queue"]["queue_name"] == "statement-records"
+    assert shown["statement_table"]["table_name"] == "statements"
+    named = {
+        "s3": ("region_name", "endpoint_url"),
+        "statement_files": ("bucket", "prefix"),
+        "statement_queue": ("region_name", "endpoint_url", "queue_name"),
+        "statement_table": ("region_name", "endpoint_url", "table_name"),
+    }
+    for name, keys in named.items():
+        assert None not in [shown[name].get(key) for key in keys], (name, shown[name])
+    # The first lines the sensor's run logged say the same.
+    with dg.DagsterInstance.from_config(str(dev_session.home)) as instance:
+        messages = [
+            record.user_message
+            for record in instance.all_logs(dev_session.sensor_run_id)
+            if record.dagster_event is None
+        ]
+    located = f"region {LOCAL_ENV['AWS_REGION']}, endpoint {endpoint})"
+    assert sorted(messages[:3]) == [
+        "queue: statement-records, DLQ statement-records-dlq (SQS, " + located,
+        "statement files: s3://statements/statements/<YYYY-MM>/*.csv (S3, " + located,
+        "table: statements (DynamoDB, " + located,
+    ]
+
+
+def test_make_dev_prints_no_debug_line_by_default(dev_session: DevSession) -> None:
+    printed = dev_session.dev.log.read_text(errors="replace")
+    # Runs did print their log (at INFO): the sample month's import named its table.
+    assert "table: statements (DynamoDB, " in printed
+    debug = [line for line in printed.splitlines() if " - DEBUG - " in line]
+    assert debug == [], debug[:5]
 
 
 def test_month_shift_crosses_year_boundaries() -> None:

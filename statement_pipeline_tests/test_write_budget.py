@@ -9,13 +9,11 @@ import dagster as dg
 import pytest
 
 from statement_pipeline.assets.loading import TABLE_WRITE_POOL, pool_slots
-from statement_pipeline.aws.load_report import loading_metadata
-from statement_pipeline.aws.loading import LoadedMonth, plan_loading
+from statement_pipeline.aws.loading import plan_loading
 from statement_pipeline.aws.queue_drainer import LoadStats
 from statement_pipeline.aws.table import BatchWriter, Capacity
 from statement_pipeline.rules.backoff import Backoff
 from statement_pipeline.rules.items import item_size
-from statement_pipeline.rules.month_figures import MonthFigures
 from statement_pipeline.rules.write_budget import WriteBudget, per_op_share, write_units
 
 NO_SLEEP = Backoff(base=0.0, cap=0.0, max_attempts=6, sleep=lambda _s: None)
@@ -196,50 +194,6 @@ def test_target_utilisation_caps_each_share_and_on_demand_settles_at_4000() -> N
     assert on_demand.floor == pytest.approx(1000.0)
     assert per_op_share(None, 3) is None
     assert math.isclose(per_op_share(300.0, 0) or 0, 300.0)
-
-
-def test_the_month_figures_lead_and_the_run_loaders_are_reported_apart() -> None:
-    """The month's own figures come from its items; this run's loaders are `loaders_*`."""
-    stats = LoadStats(workers=4, items=23_300, calls=940, throttled_calls=12)
-    stats.bump(units_granted=23_300, units_reported=932.0)
-    stats.wrote("2026-10", 20_000)
-    stats.wrote("2026-11", 3_300)
-    figures = MonthFigures(
-        current=23_300,
-        written=23_300,
-        first_write=1_000.0,
-        last_write=1_020.0,
-        throttled_writes=57,
-        write_units=23_300,
-    )
-    loaded = LoadedMonth(
-        period="2026-10",
-        expected=23_300,
-        rows=23_300,
-        rejected=0,
-        sources={},
-        in_table=23_300,
-        stale_removed=0,
-        seconds=25.0,
-        billing_mode="PROVISIONED",
-        write_capacity=160,
-        stats=stats,
-        figures=figures,
-    )
-    metadata = loading_metadata(loaded)
-    assert metadata["written_in_import"] == 23_300
-    assert metadata["write_seconds"] == 20.0
-    assert metadata["records_per_second"] == pytest.approx(1165.0)
-    assert metadata["throttled_writes"] == 57
-    assert (metadata["consumed_wcu"], metadata["provisioned_wcu"]) == (23_300, 160)
-    assert metadata["first_write"] == "1970-01-01T00:16:40.000+00:00"
-    assert metadata["loaders_items"] == 23_300
-    assert metadata["loaders_items_this_month"] == 20_000
-    assert metadata["loaders_items_other_months"] == 3_300
-    assert metadata["loaders_units_reported"] == 932.0
-    assert metadata["loaders_throttled_call_share"] == pytest.approx(12 / 940, abs=1e-4)
-    numeric = ("records_per_second", "write_seconds", "throttled_writes", "consumed_wcu")
-    assert all(isinstance(metadata[name], int | float) for name in numeric)
 
 
 def test_the_pool_limit_is_read_from_the_instance() -> None:

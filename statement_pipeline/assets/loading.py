@@ -1,18 +1,17 @@
 """Stage 2: loaders drain the queue into DynamoDB at the rate the table grants."""
 
-import os
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
 
+from statement_pipeline.assets.catalog import month_asset
 from statement_pipeline.aws import load_report, loading
 from statement_pipeline.aws.queue_drainer import DrainSettings
 from statement_pipeline.aws.scheduling import ScheduledMonth
 from statement_pipeline.aws.table import describe_capacity
-from statement_pipeline.partitions import monthly_partitions
+from statement_pipeline.metadata import LOADER_COLUMNS, table
 from statement_pipeline.resources import (
     DynamoDBResource,
     ImportTuning,
@@ -101,6 +100,8 @@ def load_statements(
         month=task.month,
         plan=task.plan,
         drain=drain_settings(import_tuning),
+        report=lambda progress: context.log.info(f"loader op {task.index}: {progress.line()}"),
+        report_every=import_tuning.progress_seconds,
     )
     context.log.info(load_report.describe_result(task.index, result))
     for failure in result.stats.failures:
@@ -108,8 +109,8 @@ def load_statements(
     # Where the op ran, and the share of the table it was given: with ops spread over
     # machines (Celery workers) this shows the spread and that every op got 1/slots.
     placement = {
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
+        "host": result.host,
+        "pid": result.pid,
         "pool_slots": task.plan.slots,
         "floor_units_per_second": task.plan.floor or 0.0,
         "items_written": result.stats.items,
@@ -139,14 +140,25 @@ def finish_load(
         started=task.started,
     )
     context.log.info(load_report.describe_loaded(loaded))
+    loaders = load_report.loader_rows(results, [t.index for t in tasks], loaded.period)
     metadata = {
         **load_report.loading_metadata(loaded),
-        "loaders_by_month": dg.MetadataValue.md(load_report.loaders_by_month_markdown(loaded)),
+        "loaders": table(loaders, LOADER_COLUMNS),
     }
     return dg.Output(loaded, metadata=metadata)
 
 
-@dg.graph_asset(partitions_def=monthly_partitions, group_name="statements")
+@month_asset(
+    kinds={"sqs", "dynamodb"},
+    description=(
+        "A month's statements written to the DynamoDB table the statement API reads.\n\n"
+        "Loaders drain the queue into the table at the rate it grants (BatchWriteItem, 25 "
+        "items a call), then the month is read back: statements no current file holds are "
+        "removed, and the month's own figures (written in this import, write seconds, "
+        "records per second, throttled writes, write units) come from its items. Metadata: "
+        "those figures, and a table of this run's loader ops."
+    ),
+)
 def loaded_statements(scheduled_statements: ScheduledMonth) -> loading.LoadedMonth:
     """The month's statements written to the DynamoDB table the statement API reads."""
     tasks = start_loaders(scheduled_statements)

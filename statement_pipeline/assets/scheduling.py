@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from statement_pipeline.assets.catalog import month_asset
+from statement_pipeline.aws import schedule_report
 from statement_pipeline.aws import scheduling as core
 from statement_pipeline.aws.s3_files import list_month_files
 from statement_pipeline.aws.table import stored_versions
-from statement_pipeline.metadata import rejects_metadata
-from statement_pipeline.partitions import monthly_partitions
+from statement_pipeline.metadata import FILE_COLUMNS, links, rejects_metadata, table
 from statement_pipeline.resources import (
     DynamoDBResource,
     ImportTuning,
@@ -96,6 +97,8 @@ def validate_statement_files(
         context.partition_key,
         group.files,
         threads=import_tuning.files_in_parallel,
+        report=lambda progress: context.log.info(progress.line()),
+        report_every=import_tuning.progress_seconds,
     )
     for scan in scans:
         context.log.info(
@@ -122,7 +125,7 @@ def plan_month_import(
         month,
         [scan for group in scanned for scan in group.scans],
     )
-    for line in core.describe_plan(plan):
+    for line in schedule_report.describe_plan(plan):
         context.log.info(line)
     stored = stored_versions(
         statement_table.get_client(),
@@ -164,6 +167,8 @@ def enqueue_statement_files(
         keys=task.keys,
         records_per_message=import_tuning.records_per_message,
         threads=import_tuning.files_in_parallel,
+        report=lambda progress: context.log.info(progress.line()),
+        report_every=import_tuning.progress_seconds,
     )
     context.log.info(
         f"enqueued {result.records} records in {result.messages} messages "
@@ -174,7 +179,10 @@ def enqueue_statement_files(
 
 @dg.op
 def summarize_scheduling(
-    context: dg.OpExecutionContext, results: list[core.EnqueueResult], tasks: list[EnqueueTask]
+    context: dg.OpExecutionContext,
+    results: list[core.EnqueueResult],
+    tasks: list[EnqueueTask],
+    statement_files: StatementFilesResource,
 ) -> dg.Output[core.ScheduledMonth]:
     """Combine the groups' results into the month's scheduling summary."""
     plan, decisions = tasks[0].plan, tasks[0].decisions
@@ -187,15 +195,32 @@ def summarize_scheduling(
         seconds=time.time() - started,
         stale_items=tasks[0].stale_items,
     )
+    described = schedule_report.describe_scheduled(summary)
+    context.log.info(described)
+    files = schedule_report.file_rows(summary, statement_files.bucket)
+    sources = {row["file"]: row["source"] for row in files}
+    rejects = summary.rejects_urls
     metadata = {
-        **core.scheduling_metadata(summary),
-        "write_decisions": dg.MetadataValue.md(core.decisions_markdown(summary)),
-        **rejects_metadata(summary.reject_reasons, summary.rejects_urls),
+        "summary": dg.MetadataValue.text(described),
+        **schedule_report.scheduling_metadata(summary),
+        "file_detail": table(files, FILE_COLUMNS),
+        **rejects_metadata(summary.reject_reasons, rejects, statement_files.browser_urls(rejects)),
+        **links("source_file", statement_files.browser_urls(sources)),
     }
     return dg.Output(summary, metadata=metadata)
 
 
-@dg.graph_asset(partitions_def=monthly_partitions, group_name="statements")
+@month_asset(
+    kinds={"s3", "sqs"},
+    description=(
+        "A month's statement files, every row validated, and its statements queued on SQS.\n\n"
+        "Reads `s3://<bucket>/<prefix><YYYY-MM>/*.csv` (the partition's month folder), "
+        "resolves duplicates across the month, writes each file's rejected rows to "
+        "`rejects/<YYYY-MM>/<file>.rejects.csv`, and sends the statements the table does not "
+        "hold yet to the queue, many a message. Metadata: the month's figures, a table of "
+        "its files, links to the files and to the rejects objects."
+    ),
+)
 def scheduled_statements() -> core.ScheduledMonth:
     """The month's statement records, validated from the S3 files and queued on SQS."""
     scanned = discover_statement_files().map(validate_statement_files).collect()

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import ClientError
 
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.bootstrap_calls import (
@@ -67,7 +68,10 @@ TABLE_RANGE_KEY = RANGE_KEY  # "statement_id"
 TABLE_KEY_SCHEMA = ((TABLE_HASH_KEY, "HASH", "S"), (TABLE_RANGE_KEY, "RANGE", "S"))
 
 # Table creation takes seconds; poll every 2 s for up to 5 minutes.
-_TABLE_WAITER_CONFIG = {"Delay": 2, "MaxAttempts": 150}
+_TABLE_POLL_SECONDS = 2.0
+_TABLE_POLLS = 150
+# Told what bootstrap waits for and for how long so far (a command's progress display).
+Waiting = Callable[[str, float], None]
 # Right after a table turns ACTIVE, UpdateContinuousBackups can still answer
 # ContinuousBackupsUnavailableException for a short while; retry it.
 _PITR_ATTEMPTS = 12
@@ -110,13 +114,20 @@ def _describe_table(dynamodb: DynamoDBClient, name: str, label: str) -> dict[str
         raise
 
 
-def _wait_active(dynamodb: DynamoDBClient, name: str) -> None:
-    try:
-        dynamodb.get_waiter("table_exists").wait(
-            TableName=name, WaiterConfig=dict(_TABLE_WAITER_CONFIG)
-        )
-    except WaiterError as err:
-        raise BootstrapError(f"table {name} did not become ACTIVE: {err}") from err
+def _wait_active(dynamodb: DynamoDBClient, name: str, waiting: Waiting | None = None) -> None:
+    """Poll the table until it is ACTIVE, telling `waiting` its status meanwhile."""
+    started = time.monotonic()
+    for _ in range(_TABLE_POLLS):
+        description = _describe_table(dynamodb, name, f"table {name}") or {}
+        status = description.get("TableStatus", "not visible yet")
+        if status == "ACTIVE":
+            return
+        if waiting is not None:
+            waiting(f"table {name}: {status}", time.monotonic() - started)
+        _sleep(_TABLE_POLL_SECONDS)
+    raise BootstrapError(
+        f"table {name} did not become ACTIVE within {_TABLE_POLLS * _TABLE_POLL_SECONDS:.0f}s"
+    )
 
 
 def _enable_pitr(dynamodb: DynamoDBClient, name: str, label: str) -> None:
@@ -137,7 +148,11 @@ def _enable_pitr(dynamodb: DynamoDBClient, name: str, label: str) -> None:
 
 
 def _ensure_table(
-    dynamodb: DynamoDBClient, name: str, settings: TableSettings, report: BootstrapReport
+    dynamodb: DynamoDBClient,
+    name: str,
+    settings: TableSettings,
+    report: BootstrapReport,
+    waiting: Waiting | None = None,
 ) -> None:
     label = f"table {name}"
     description = _describe_table(dynamodb, name, label)
@@ -168,7 +183,7 @@ def _ensure_table(
                 raise
         else:
             # Point-in-time recovery can only be switched on once the table is ACTIVE.
-            _wait_active(dynamodb, name)
+            _wait_active(dynamodb, name, waiting)
             _enable_pitr(dynamodb, name, label)
             report.created.append(f"{label}: created")
             return
@@ -176,7 +191,7 @@ def _ensure_table(
     if description.get("TableStatus") == "DELETING":
         raise BootstrapError(f"{label} is being deleted; run bootstrap again once it is gone")
     if description.get("TableStatus") != "ACTIVE":
-        _wait_active(dynamodb, name)
+        _wait_active(dynamodb, name, waiting)
         description = _describe_table(dynamodb, name, label) or description
     differences = _table_drift(description, settings)
     backups = guarded_call(dynamodb, "describe_continuous_backups", label, TableName=name)
@@ -246,6 +261,7 @@ def bootstrap(
     max_receive_count: int = 5,
     receive_wait_seconds: int = DEFAULT_RECEIVE_WAIT_SECONDS,
     tls_only_policy: bool | None = None,
+    waiting: Waiting | None = None,
 ) -> BootstrapReport:
     """Create the bucket, the DLQ, the queue and the table, or check the existing ones.
 
@@ -263,7 +279,8 @@ def bootstrap(
 
     Resources are handled in that order and the first failure stops the run (a denied call
     raises BootstrapAccessDenied naming the IAM action). Existing resources are only read:
-    every difference goes to `drift`, matching ones to `ok`.
+    every difference goes to `drift`, matching ones to `ok`. `waiting` hears what bootstrap
+    waits for (a new table becoming ACTIVE) every poll.
     """
     if not 0 <= visibility_timeout <= 12 * 60 * 60:
         raise ValueError("visibility_timeout must be between 0 and 43200 seconds")
@@ -297,11 +314,13 @@ def bootstrap(
         },
         report,
     )
-    _ensure_table(dynamodb, names.table, table, report)
+    _ensure_table(dynamodb, names.table, table, report, waiting)
     return report
 
 
-def bootstrap_from_environment(names: Names, table: TableSettings | None = None) -> BootstrapReport:
+def bootstrap_from_environment(
+    names: Names, table: TableSettings | None = None, waiting: Waiting | None = None
+) -> BootstrapReport:
     """Bootstrap the configured names in whatever AWS the environment points at."""
     return bootstrap(
         names,
@@ -310,4 +329,5 @@ def bootstrap_from_environment(names: Names, table: TableSettings | None = None)
         dynamodb=clients.client("dynamodb"),
         region=clients.region() or "us-east-1",
         table=table or TableSettings(),
+        waiting=waiting,
     )

@@ -25,6 +25,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from statement_pipeline.rules.s3_links import AWS_DEFAULT
+
 DEFAULT_MAX_ATTEMPTS = 5
 # BatchWriteItem's own client makes one attempt: a batch refused in part (UnprocessedItems) or
 # whole (throttled, 5xx) is what the write budget follows, and the writer's loop re-sends it
@@ -53,6 +55,24 @@ THROTTLING_CODES = frozenset(
 def region(session: boto3.session.Session | None = None) -> str | None:
     """AWS_REGION, then AWS_DEFAULT_REGION / the profile (botocore reads only the latter)."""
     return os.environ.get("AWS_REGION") or (session or boto3.session.Session()).region_name
+
+
+def configured_endpoint(service: str) -> str | None:
+    """The endpoint the environment gives `service` (an emulator), None for AWS's own.
+
+    `AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL`, as boto3 reads them (and not at all
+    with `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`). An `endpoint_url` in a shared config
+    file's `services` section is left to boto3 and not shown here.
+    """
+    if os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").strip().lower() == "true":
+        return None
+    specific = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}")
+    return specific or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def setting(value: Any) -> Any:
+    """A client argument as boto3 takes it: "AWS default" (what a resource shows) is unset."""
+    return None if value == AWS_DEFAULT else value
 
 
 def client_config(max_attempts: int = DEFAULT_MAX_ATTEMPTS, *, validate: bool = True) -> Config:
@@ -97,10 +117,11 @@ def client(
     """A client for `service`; unset overrides fall back to boto3's standard chain.
 
     AWS_ENDPOINT_URL(_<SERVICE>) point it at an emulator; `overrides` are boto3 client
-    arguments (region_name, endpoint_url, credentials, use_ssl, verify) that are set.
+    arguments (region_name, endpoint_url, credentials, use_ssl, verify) that are set, neither
+    None nor "AWS default".
     """
     session = _session(profile_name)
-    kwargs = {key: value for key, value in overrides.items() if value is not None}
+    kwargs = {key: value for key, value in overrides.items() if setting(value) is not None}
     kwargs.setdefault("region_name", region(session))
     return session.client(service, config=client_config(max_attempts, validate=validate), **kwargs)
 

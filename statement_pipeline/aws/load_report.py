@@ -1,91 +1,139 @@
-"""What the loading stage reports: log lines and materialization metadata.
+"""What the loading stage reports: log lines, the month's figures and the loaders' detail.
 
-A month's metadata leads with the month's own figures, read from its items in the table
-(`rules/month_figures.py`), which stay true when months run together. What this run's loaders
-did is reported apart, under `loaders_`: in a backfill they also write other months' records,
-and other runs' loaders write some of this month's.
+A month's metadata holds the month's own figures, read from its items in the table
+(`rules/month_figures.py`), which stay true when months run together: a few numbers, one chart
+each in the UI's Plots tab. What this run's loaders did (in a backfill they also write other
+months' records, and other runs' loaders write some of this month's) is one table, a row per
+loader op.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from statement_pipeline.aws.loading import LoadedMonth, LoaderResult
-from statement_pipeline.rules import tally
+
+# At most this many numbers per materialization. `loading_metadata` gives at most 10: room is
+# left for the read units of the month's read-back and for the capacity cost estimate of the
+# import window, which their own changes add.
+MAX_NUMERIC_FIGURES = 12
+RESERVED_FIGURES = 2
+
+
+def _ending_rate(r: LoaderResult) -> str:
+    b = r.budget
+    if b.rate is None:
+        return "unpaced"
+    return f"{b.rate:,.0f} units/s" + (" (settled)" if b.settled else "")
 
 
 def describe_result(index: int, r: LoaderResult) -> str:
-    s, b = r.stats, r.budget
-    rate = (
-        "unpaced"
-        if b.rate is None
-        else f"{b.rate:,.0f} units/s" + (" (settled)" if b.settled else "")
-    )
+    s = r.stats
     months = ", ".join(f"{p}: {n}" for p, n in sorted(s.items_by_month.items())) or "none"
     return (
         f"loader op {index} ({s.workers} workers): {s.items} items ({months}) from "
         f"{s.messages} messages in {r.seconds:.1f}s ({s.calls} BatchWriteItem calls, "
-        f"{s.throttled_calls} throttled, {b.cuts} rate cuts, ended {rate}; {s.superseded} "
-        f"superseded, {s.poison} poison, {s.paced_seconds:.1f}s paced)"
+        f"{s.throttled_calls} throttled, {r.budget.cuts} rate cuts, ended {_ending_rate(r)}; "
+        f"{s.superseded} superseded, {s.poison} poison, {s.paced_seconds:.1f}s paced)"
     )
+
+
+def month_summary(m: LoadedMonth) -> str:
+    """What the import did to the month, in one sentence (the materialization's summary)."""
+    f = m.figures
+    if m.expected == 0:
+        rows = f"all {m.rows:,} rows rejected" if m.rows else "no data rows"
+        return f"{m.period}: nothing to load, {rows}; no statement of the month in the table"
+    parts = [f"{m.period}: {m.expected:,} statements in the table"]
+    if f.written:
+        parts.append(
+            f"{f.written:,} written by this import in {f.write_seconds:.1f} s "
+            f"({f.records_per_second:,.0f}/s), {f.throttled_writes:,} throttled attempts, "
+            f"{f.write_units:,} write units"
+        )
+    else:
+        parts.append("nothing written: the table already held every file as current")
+    if m.stale_removed:
+        parts.append(f"{m.stale_removed:,} statements no current file holds removed")
+    if m.rejected:
+        parts.append(f"{m.rejected:,} of {m.rows:,} rows rejected (see the rejects objects)")
+    return "; ".join(parts)
 
 
 def describe_loaded(m: LoadedMonth) -> str:
-    f, s = m.figures, m.stats
+    """The month's summary, then what this run's loaders did (for the run's log)."""
+    s = m.stats
     return (
-        f"{m.period}: {f.written} of its statements written in this import "
-        f"({f.write_seconds:.1f}s from first to last write, {f.records_per_second:,.0f}/s, "
-        f"{f.throttled_writes} throttled attempts, {f.write_units} write units), "
-        f"{m.stale_removed} stale items removed; this run's {s.workers} loaders wrote "
-        f"{s.items} items ({s.items - s.items_by_month.get(m.period, 0)} of other months), "
-        f"{s.poison} poison messages moved to the DLQ, {s.superseded} superseded skipped"
+        f"{month_summary(m)}. This run's {s.workers} loaders wrote {s.items} items "
+        f"({s.items - s.items_by_month.get(m.period, 0)} of other months), moved {s.poison} "
+        f"poison messages to the DLQ, skipped {s.superseded} superseded"
     )
 
 
-def _clock(epoch: float | None) -> str:
-    if epoch is None:
-        return "-"
+def _clock(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
-def loaders_by_month_markdown(m: LoadedMonth) -> str:
-    """Which months this run's loaders wrote items of (the queue is shared by every month)."""
-    lines = ["| month | items written by this run's loaders |", "| --- | ---: |"]
-    for period, items in sorted(m.stats.items_by_month.items()):
-        lines.append(f"| {period}{' (this month)' if period == m.period else ''} | {items} |")
-    return "\n".join(lines)
-
-
 def loading_metadata(m: LoadedMonth) -> dict[str, Any]:
-    """The month's own figures first (plottable across months), then this run's loaders."""
-    f, s = m.figures, m.stats
-    own = s.items_by_month.get(m.period, 0)
-    month = {
+    """The month's own figures: numbers that apply to it (absent otherwise, never a 0 stand-in)."""
+    f = m.figures
+    figures: dict[str, Any] = {
+        "summary": month_summary(m),
+        "statements": m.expected,
+        "rejected": m.rejected,
         "written_in_import": f.written,
-        "write_seconds": f.write_seconds,
-        "records_per_second": f.records_per_second,
-        "throttled_writes": f.throttled_writes,
-        # One unit per started KB of each item written, by DynamoDB's sizing rules; moto fakes
-        # ConsumedCapacity, so the service's own figure is shown only for this run's loaders.
-        "consumed_wcu": f.write_units,
-        "provisioned_wcu": m.write_capacity if m.write_capacity is not None else 0,
-        "first_write": _clock(f.first_write),
-        "last_write": _clock(f.last_write),
-        "expected": m.expected,
         "stale_removed": m.stale_removed,
-        "seconds": m.seconds,
-        "billing_mode": m.billing_mode,
     }
-    loaders = {
-        **{f"loaders_{name}": value for name, value in tally.as_metadata(s).items()},
-        "loaders_items_this_month": own,
-        "loaders_items_other_months": s.items - own,
-        "loaders_api_calls": s.api_calls,
-        "loaders_throttled_call_share": round(s.throttled_calls / s.calls, 4) if s.calls else 0.0,
-        "loaders_rate_cuts": m.rate_cuts,
-        "loaders_settled_ops": m.settled_ops,
-    }
-    if m.in_table is not None:
-        month["in_table"] = m.in_table
-    return {**month, **loaders}
+    if f.written and f.first_write is not None and f.last_write is not None:
+        # A write window, its rate and its costs exist only when this import wrote something.
+        figures["write_seconds"] = f.write_seconds
+        figures["records_per_second"] = f.records_per_second
+        figures["throttled_writes"] = f.throttled_writes
+        # One unit per started KB of each item written, by DynamoDB's sizing rules; moto fakes
+        # ConsumedCapacity, so the service's own figure is only in the loaders' table.
+        figures["consumed_wcu"] = f.write_units
+        figures["first_write"] = _clock(f.first_write)
+        figures["last_write"] = _clock(f.last_write)
+    if m.write_capacity is not None:
+        figures["provisioned_wcu"] = m.write_capacity
+    figures["billing_mode"] = m.billing_mode
+    figures["load_seconds"] = m.seconds
+    return figures
+
+
+def loader_rows(
+    results: Sequence[LoaderResult], ops: Sequence[int], period: str
+) -> list[dict[str, Any]]:
+    """One row per loader op of this run: where it ran and what it wrote, for which months."""
+    rows = []
+    for op, r in zip(ops, results, strict=True):
+        s = r.stats
+        own = s.items_by_month.get(period, 0)
+        others = ", ".join(f"{p}: {n}" for p, n in sorted(s.items_by_month.items()) if p != period)
+        rows.append(
+            {
+                "op": op,
+                "host": r.host,
+                "pid": r.pid,
+                "workers": s.workers,
+                "seconds": r.seconds,
+                "items": s.items,
+                "items_this_month": own,
+                "items_other_months": s.items - own,
+                "other_months": others,
+                "messages": s.messages,
+                "write_calls": s.calls,
+                "throttled_calls": s.throttled_calls,
+                "units_reported": s.units_reported,
+                "rate_cuts": r.budget.cuts,
+                "settled": r.budget.settled,
+                "ending_rate": _ending_rate(r),
+                "poison": s.poison,
+                "superseded": s.superseded,
+                "failed_messages": s.failed_messages,
+                "api_calls": s.api_calls,
+            }
+        )
+    return rows

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +31,7 @@ from statement_pipeline.aws.table import (
 from statement_pipeline.rules import tally
 from statement_pipeline.rules.backoff import Backoff
 from statement_pipeline.rules.month_figures import MonthFigures, month_figures
+from statement_pipeline.rules.progress import PROGRESS_SECONDS, Progress, reporting
 from statement_pipeline.rules.write_budget import BudgetState, WriteBudget, per_op_share
 
 # What a new on-demand table sustains without throttling (developer guide, on-demand
@@ -123,11 +126,13 @@ def describe_plan(p: LoadPlan) -> str:
 
 @dataclass
 class LoaderResult:
-    """What one loader op (all of its worker threads) did."""
+    """What one loader op (all of its worker threads) did, and where it ran."""
 
     stats: LoadStats
     budget: BudgetState
     seconds: float
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
 
 
 def run_loader_op(
@@ -145,8 +150,13 @@ def run_loader_op(
     plan: LoadPlan,
     drain: DrainSettings,
     backoff: Backoff | None = None,
+    report: Callable[[Progress], None] | None = None,
+    report_every: float = PROGRESS_SECONDS,
 ) -> LoaderResult:
-    """Run `workers` drainers in threads sharing this op's write budget."""
+    """Run `workers` drainers in threads sharing this op's write budget.
+
+    `report`, when given, gets this op's progress on the month every `report_every` seconds.
+    """
     backoff = backoff or Backoff()
     started = time.monotonic()
     budget = plan.budget()
@@ -185,7 +195,25 @@ def run_loader_op(
     if month.queued == 0:
         # Nothing of this month was enqueued: the table holds every file as current.
         return LoaderResult(stats, budget.state(), round(time.monotonic() - started, 3))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loader") as pool:
+    # The op's share of the month: the loader threads of all ops drain one queue evenly.
+    share = month.queued * workers // plan.loaders if plan.loader_ops > 1 else month.queued
+
+    def snapshot() -> Progress:
+        return Progress(
+            f"loading {month.period}",
+            "statements",
+            progress.records,
+            max(share, progress.records),
+            time.monotonic() - started,
+            refused=stats.throttled_calls,
+            attempts=stats.calls,
+            attempts_label="write calls",
+        )
+
+    with (
+        reporting(report, report_every, snapshot),
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="loader") as pool,
+    ):
         for future in [pool.submit(work) for _ in range(workers)]:
             future.result()
     stats.bump(other_calls=sources.calls)

@@ -50,9 +50,13 @@ def send_messages(
     *,
     max_entries: int = MAX_BATCH_ENTRIES,
     max_bytes: int = MAX_BATCH_BYTES,
+    stats: SendStats | None = None,
 ) -> SendStats:
-    """Send every body with SendMessageBatch, re-sending entries the service reports Failed."""
-    stats = SendStats()
+    """Send every body with SendMessageBatch, re-sending entries the service reports Failed.
+
+    `stats`, when given, is counted into as the sends go (a progress line reads it meanwhile).
+    """
+    stats = stats if stats is not None else SendStats()
     for batch in _batches(bodies, max_entries, max_bytes):
         pending = {str(i): body for i, body in enumerate(batch)}
         attempt = 0

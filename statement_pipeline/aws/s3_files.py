@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -14,9 +15,16 @@ from statement_pipeline.aws.clients import error_code
 from statement_pipeline.rules import s3_layout
 from statement_pipeline.rules.month_plan import FileRef
 from statement_pipeline.rules.names import Names
+from statement_pipeline.rules.s3_links import console_url, is_aws_endpoint, split_s3_url
 from statement_pipeline.rules.sensor_cursor import PrefixListing, PrefixTally
 
 _GONE = frozenset({"PreconditionFailed", "412", "NoSuchKey", "404", "NotFound"})
+# An emulator answers no anonymous request, so its links are presigned GETs, valid this long
+# (the longest a SigV4 signature allows). They are signed with placeholder keys, never the
+# environment's credentials (a link is stored in run metadata and shown in the UI): moto and
+# the embedded local AWS do not check the signature of a presigned URL.
+LOCAL_LINK_SECONDS = 7 * 24 * 3600
+_LINK_SIGNER = {"aws_access_key_id": "link-placeholder", "aws_secret_access_key": "unchecked"}
 
 
 class FileChanged(RuntimeError):
@@ -147,3 +155,40 @@ def upload_files(names: Names, period: str, files: Sequence[tuple[str, bytes]]) 
         put_csv(s3, names.bucket, key, content)
         keys.append(key)
     return keys
+
+
+def upload_path(
+    names: Names,
+    period: str,
+    path: Path,
+    name: str,
+    on_bytes: Callable[[int], None] | None = None,
+) -> str:
+    """Stream a local file into a month's folder (in parts when large); returns its key.
+
+    `on_bytes` hears each chunk's size as it is sent (from several threads for a large file).
+    """
+    key = f"{s3_layout.month_prefix(names.prefix, period)}{name}"
+    clients.client("s3").upload_file(
+        str(path), names.bucket, key, ExtraArgs={"ContentType": "text/csv"}, Callback=on_bytes
+    )
+    return key
+
+
+def object_links(s3: Any, s3_urls: Mapping[str, str]) -> dict[str, str]:
+    """name -> where a browser opens the object of each `s3://` URL.
+
+    On AWS, the object's page in the S3 console. Elsewhere (an emulator, which has no console),
+    a presigned GET of the object on its endpoint, which downloads it.
+    """
+    endpoint, region = s3.meta.endpoint_url, s3.meta.region_name or "us-east-1"
+    if is_aws_endpoint(endpoint):
+        return {name: console_url(region, *split_s3_url(url)) for name, url in s3_urls.items()}
+    signer = clients.client("s3", endpoint_url=endpoint, region_name=region, **_LINK_SIGNER)
+    links = {}
+    for name, url in s3_urls.items():
+        bucket, key = split_s3_url(url)
+        links[name] = signer.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=LOCAL_LINK_SECONDS
+        )
+    return links

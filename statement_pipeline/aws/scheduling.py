@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from statement_pipeline.aws.queue import MAX_BATCH_BYTES, send_messages
+from statement_pipeline.aws.queue import MAX_BATCH_BYTES, SendStats, send_messages
 from statement_pipeline.aws.s3_files import (
     FileChanged,
     delete_stale_rejects,
@@ -21,20 +22,31 @@ from statement_pipeline.rules.csv_records import FileFormatError, StatementReade
 from statement_pipeline.rules.messages import encode, pack
 from statement_pipeline.rules.month_plan import (
     FileDecision,
+    FileFigures,
     FilePlan,
     FileRef,
     FileScan,
     MonthPlan,
+    file_figures,
     plan_month,
     planned_records,
     render_rejects,
     scan_file,
+)
+from statement_pipeline.rules.progress import (
+    PROGRESS_SECONDS,
+    CountingReader,
+    Progress,
+    Tally,
+    reporting,
 )
 
 log = logging.getLogger(__name__)
 
 # Below SQS's 1 MiB message limit with room for the batch envelope.
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
+MB = 1024 * 1024
+Report = Callable[[Progress], None]
 
 
 def split_evenly(files: Sequence[FileRef], groups: int) -> list[list[FileRef]]:
@@ -50,20 +62,41 @@ def split_evenly(files: Sequence[FileRef], groups: int) -> list[list[FileRef]]:
 
 
 def scan_files(
-    s3: Any, bucket: str, month: str, refs: Sequence[FileRef], threads: int = 1
+    s3: Any,
+    bucket: str,
+    month: str,
+    refs: Sequence[FileRef],
+    threads: int = 1,
+    report: Report | None = None,
+    report_every: float = PROGRESS_SECONDS,
 ) -> list[FileScan]:
-    """Validate each file completely; a file-level problem stops the month."""
+    """Validate each file completely; a file-level problem stops the month.
+
+    `report`, when given, gets the bytes validated so far every `report_every` seconds.
+    """
+    read = Tally()
+    started = time.monotonic()
 
     def scan(ref: FileRef) -> FileScan:
         if ref.size == 0:
             raise FileFormatError(ref.key, "the object is empty")
         body = open_version(s3, bucket, ref)
         try:
-            return scan_file(ref, body, month)
+            return scan_file(ref, CountingReader(body, read), month)  # type: ignore[arg-type]
         finally:
             body.close()
 
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+    def progress() -> Progress:
+        total = sum(r.size for r in refs)
+        seconds = time.monotonic() - started
+        return Progress(
+            f"validating {month}", "MB", read.value / MB, total / MB, seconds, decimals=1
+        )
+
+    with (
+        reporting(report, report_every, progress),
+        ThreadPoolExecutor(max_workers=max(1, threads)) as pool,
+    ):
         return list(pool.map(scan, refs))
 
 
@@ -100,27 +133,6 @@ def raw_rows(stream: Any, key: str, month: str, lines: set[int]) -> dict[int, tu
     return {row.line: row.raw for row in StatementReader(stream, key, month) if row.line in lines}
 
 
-def describe_plan(plan: MonthPlan) -> list[str]:
-    """Log lines about a plan: counts, file names and line numbers only, never row values."""
-    lines = [
-        f"{plan.period}: {plan.rows} rows, {plan.expected} statements to load, "
-        f"{plan.rejected} rejected, {len(plan.duplicates)} identical duplicates loaded once, "
-        f"{len(plan.conflict_digests)} statement ids with conflicting rows"
-    ]
-    for key, rejects in plan.rejects.items():
-        shown = ", ".join(f"line {r.line}: {r.reason}" for r in rejects[:20])
-        more = f" (+{len(rejects) - 20} more)" if len(rejects) > 20 else ""
-        lines.append(f"{key}: {len(rejects)} rejected: {shown}{more}")
-    for dup in plan.duplicates[:20]:
-        lines.append(
-            f"{dup.key} line {dup.line}: identical to {dup.first_key} line {dup.first_line}"
-            " (loaded once)"
-        )
-    for key, extra in plan.extra_columns.items():
-        lines.append(f"{key}: ignored unknown columns {', '.join(extra)}")
-    return lines
-
-
 @dataclass
 class EnqueueResult:
     records: int = 0
@@ -143,6 +155,7 @@ def _bodies(
     records_per_message: int,
     max_message_bytes: int,
     counter: _Counter,
+    sent: Tally,
 ) -> Iterator[str]:
     for batch in pack(
         planned_records(file_plan, body, period),
@@ -153,6 +166,7 @@ def _bodies(
         max_bytes=max_message_bytes,
     ):
         counter.records += len(batch.records)
+        sent.add(len(batch.records))
         yield encode(batch)
 
 
@@ -168,24 +182,41 @@ def enqueue_files(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     threads: int = 1,
     backoff: Backoff | None = None,
+    report: Report | None = None,
+    report_every: float = PROGRESS_SECONDS,
 ) -> EnqueueResult:
-    """Re-read each planned file version and send its records in batches of messages."""
+    """Re-read each planned file version and send its records in batches of messages.
+
+    `report`, when given, gets the records sent so far every `report_every` seconds.
+    """
     backoff = backoff or Backoff()
     by_key = {f.ref.key: f for f in plan.files}
+    sent = Tally()
+    sends: list[SendStats] = []
+    started = time.monotonic()
 
     def enqueue(key: str) -> EnqueueResult:
         file_plan = by_key[key]
         body = open_version(s3, bucket, file_plan.ref)
         counter = _Counter()
+        stats = SendStats()
+        sends.append(stats)
         try:
-            stats = send_messages(
+            send_messages(
                 sqs,
                 queue_url,
                 _bodies(
-                    file_plan, body, plan.period, records_per_message, max_message_bytes, counter
+                    file_plan,
+                    body,
+                    plan.period,
+                    records_per_message,
+                    max_message_bytes,
+                    counter,
+                    sent,
                 ),
                 backoff,
                 max_bytes=MAX_BATCH_BYTES,
+                stats=stats,
             )
         finally:
             body.close()
@@ -203,7 +234,23 @@ def enqueue_files(
             per_file={key: counter.records},
         )
 
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+    def progress() -> Progress:
+        retried = sum(st.retried_entries for st in sends)
+        return Progress(
+            f"enqueuing {plan.period}",
+            "records",
+            sent.value,
+            sum(by_key[k].expected for k in keys),
+            time.monotonic() - started,
+            refused=retried,
+            attempts=sum(st.messages for st in sends) + retried,
+            attempts_label="message sends",
+        )
+
+    with (
+        reporting(report, report_every, progress),
+        ThreadPoolExecutor(max_workers=max(1, threads)) as pool,
+    ):
         return tally.total(EnqueueResult, pool.map(enqueue, keys))
 
 
@@ -234,6 +281,9 @@ class ScheduledMonth:
     queued: int
     # Items stored from file versions that are no longer current, when the month was read.
     stale_items: int = 0
+    # Per file: its rows and what became of them; records each file had enqueued.
+    file_figures: list[FileFigures] = field(default_factory=list)
+    enqueued: dict[str, int] = field(default_factory=dict)
 
     @property
     def queued_sources(self) -> dict[str, str]:
@@ -276,32 +326,6 @@ def summarize(
         decisions=list(decisions),
         queued=queued,
         stale_items=stale_items,
+        file_figures=file_figures(plan),
+        enqueued=dict(sent.per_file),
     )
-
-
-def scheduling_metadata(s: ScheduledMonth) -> dict[str, Any]:
-    return {
-        "files": s.files,
-        "bytes": s.bytes,
-        "rows": s.rows,
-        "valid": s.expected,
-        "rejected": s.rejected,
-        "duplicates": s.duplicates,
-        "conflicting_ids": len(s.conflict_digests),
-        "messages": s.messages,
-        "send_calls": s.send_calls,
-        "seconds": s.seconds,
-        "records_per_second": round(s.expected / s.seconds, 1) if s.seconds > 0 else 0.0,
-        "records_enqueued": s.queued,
-        "records_skipped_current": sum(d.rows for d in s.decisions if not d.write),
-        "files_written": sum(1 for d in s.decisions if d.write),
-        "files_skipped_current": sum(1 for d in s.decisions if not d.write),
-    }
-
-
-def decisions_markdown(s: ScheduledMonth) -> str:
-    """The per-file write decisions as a Markdown table (file names and reasons only)."""
-    lines = ["| file | rows | written | why |", "| --- | ---: | --- | --- |"]
-    for d in s.decisions:
-        lines.append(f"| {d.key} | {d.rows} | {'yes' if d.write else 'no'} | {d.reason} |")
-    return "\n".join(lines)

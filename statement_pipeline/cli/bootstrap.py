@@ -4,6 +4,7 @@ import argparse
 import sys
 from typing import Any
 
+from statement_pipeline.cli.progress import Bars
 from statement_pipeline.rules.names import Names
 
 
@@ -12,7 +13,12 @@ def run(args: argparse.Namespace) -> int:
 
     rcu = args.rcu if args.rcu is not None else args.wcu
     table = TableSettings("PROVISIONED", rcu, args.wcu) if args.wcu else TableSettings()
-    report = bootstrap_from_environment(Names.from_env(), table)
+    with Bars() as bars:
+
+        def waiting(what: str, seconds: float) -> None:
+            bars.update(what, seconds, None, f"waiting for {what} ({seconds:.0f} s)")
+
+        report = bootstrap_from_environment(Names.from_env(), table, waiting)
     for line in report.lines():
         print(line)
     if report.has_drift:

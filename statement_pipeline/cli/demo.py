@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,31 +13,33 @@ import dagster as dg
 
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.bootstrap import bootstrap_from_environment
-from statement_pipeline.aws.queue import queue_depth
 from statement_pipeline.aws.table import count_month
-from statement_pipeline.cli.arguments import month_arg
-from statement_pipeline.cli.job_runner import RunReport, run_import, tuning_run_config
+from statement_pipeline.cli.arguments import (
+    DEFAULT_LOG_LEVEL,
+    add_log_level,
+    instance_log_level,
+    month_arg,
+)
+from statement_pipeline.cli.job_runner import (
+    RunReport,
+    loader_totals,
+    run_import,
+    tuning_run_config,
+)
+from statement_pipeline.cli.progress import Bars
 from statement_pipeline.local_aws.environment import local_aws_env
 from statement_pipeline.rules.names import Names
+from statement_pipeline.rules.progress import Progress, listening
 from statement_pipeline.rules.s3_layout import closed_month
 from statement_samples.upload import upload_sample_month
 
+# The demo's bars move every 2 s; each is also a line in the run's log.
+DEMO_PROGRESS_SECONDS = 2.0
 
-def _progress(names: Names, stop: threading.Event) -> None:
-    """Print the queue's depth while the run works (cheap: the table is counted at the end)."""
-    sqs = clients.client("sqs")
-    url = sqs.get_queue_url(QueueName=names.queue)["QueueUrl"]
-    started = time.monotonic()
-    last = None
-    while not stop.wait(1.0):
-        depth = queue_depth(sqs, url)
-        if depth != last:
-            print(
-                f"  {time.monotonic() - started:5.1f}s  queue: {depth.visible} messages waiting, "
-                f"{depth.in_flight} being loaded",
-                flush=True,
-            )
-            last = depth
+
+def _show(bars: Bars) -> Callable[[Progress], None]:
+    """Draw the import's progress snapshots (validating, enqueuing, loading) as bars."""
+    return lambda p: bars.update(p.what, p.done, p.total, f"{p.what}: {p.counts}")
 
 
 def _row(label: str, value: object) -> str:
@@ -48,10 +50,13 @@ def summary(report: RunReport, expected: int, wall: float) -> list[str]:
     sched = report.materializations.get("scheduled_statements", {})
     load = report.materializations.get("loaded_statements", {})
     items = int(load.get("written_in_import", 0) or 0)
-    calls = int(sched.get("send_calls", 0) or 0) + int(load.get("loaders_api_calls", 0) or 0)
+    loader_calls = loader_totals(load).get("api_calls", 0)
+    calls = int(sched.get("send_calls", 0) or 0) + loader_calls
     lines = [
         "",
         "statement_pipeline demo: summary",
+        f"  {sched.get('summary', '-')}",
+        f"  {load.get('summary', '-')}",
         _row("files", sched.get("files", "-")),
         _row("rows read", sched.get("rows", "-")),
         _row("valid statements", sched.get("valid", "-")),
@@ -59,7 +64,7 @@ def summary(report: RunReport, expected: int, wall: float) -> list[str]:
         _row("SQS messages", sched.get("messages", "-")),
         _row("scheduling seconds", sched.get("seconds", "-")),
         _row("items written", items),
-        _row("loading seconds", load.get("seconds", "-")),
+        _row("loading seconds", load.get("load_seconds", "-")),
         _row("write seconds (first to last)", load.get("write_seconds", "-")),
         _row("records/second written", load.get("records_per_second", "-")),
         _row("API calls per 1,000 records", f"{1000 * calls / max(expected, 1):.1f}"),
@@ -76,7 +81,11 @@ def summary(report: RunReport, expected: int, wall: float) -> list[str]:
 
 
 def run_demo(
-    records: int = 23_300, files: int = 4, loaders: int = 4, month: str | None = None
+    records: int = 23_300,
+    files: int = 4,
+    loaders: int = 4,
+    month: str | None = None,
+    log_level: str = DEFAULT_LOG_LEVEL,
 ) -> int:
     """Start local AWS, write a sample month, import it, print a summary; 0 iff all checks pass."""
     period = month or closed_month(datetime.now(UTC))
@@ -89,15 +98,15 @@ def run_demo(
         keys = upload_sample_month(names, period, records, files)
         print(f"uploaded {len(keys)} files to s3://{names.bucket}/{names.prefix}{period}/")
         print("importing with the Dagster definitions...")
-        stop = threading.Event()
-        watcher = threading.Thread(target=_progress, args=(names, stop), daemon=True)
-        watcher.start()
         started = time.monotonic()
-        with dg.DagsterInstance.local_temp(home) as instance:
-            report = run_import(period, instance, tuning_run_config(loaders=loaders))
+        config = tuning_run_config(loaders=loaders, progress_seconds=DEMO_PROGRESS_SECONDS)
+        with (
+            dg.DagsterInstance.local_temp(home, overrides=instance_log_level(log_level)) as inst,
+            Bars() as bars,
+            listening(_show(bars)),
+        ):
+            report = run_import(period, inst, config)
         wall = time.monotonic() - started
-        stop.set()
-        watcher.join()
         in_table = count_month(clients.client("dynamodb"), names.table, period)
     for line in summary(report, records, wall):
         print(line)
@@ -107,7 +116,7 @@ def run_demo(
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_demo(args.records, args.files, args.loaders, args.month)
+    return run_demo(args.records, args.files, args.loaders, args.month, args.log_level)
 
 
 def register(sub: Any) -> None:
@@ -116,4 +125,5 @@ def register(sub: Any) -> None:
     p.add_argument("--files", type=int, default=4)
     p.add_argument("--loaders", type=int, default=4)
     p.add_argument("--month", type=month_arg, default=None, help="YYYY-MM (default: last month)")
+    add_log_level(p)
     p.set_defaults(func=run)

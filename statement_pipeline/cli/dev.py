@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from statement_pipeline.cli.arguments import DEFAULT_LOG_LEVEL, add_log_level, instance_log_level
+
 DAGSTER_CONFIG = Path("dev") / "dagster.yaml"
 # What a local Dagster instance writes under DAGSTER_HOME (runs, event logs, sensor cursors).
 INSTANCE_DIRS = ("history", "storage", "schedules", "logs")
@@ -79,14 +81,22 @@ def find_dagster_config(start: Path) -> Path:
     raise FileNotFoundError(f"{DAGSTER_CONFIG} not found: run `make dev` from the repository")
 
 
-def prepare_home(home: Path, config: Path) -> None:
-    """A fresh Dagster instance in `home` with the shipped dagster.yaml, its tables created."""
+def prepare_home(home: Path, config: Path, log_level: str = DEFAULT_LOG_LEVEL) -> None:
+    """A fresh Dagster instance in `home` with the shipped dagster.yaml, its tables created.
+
+    Its runs log at `log_level` (the shipped file says INFO; another level is written in).
+    """
     import dagster as dg
+    import yaml
 
     home.mkdir(parents=True, exist_ok=True)
     for name in INSTANCE_DIRS:
         shutil.rmtree(home / name, ignore_errors=True)
     shutil.copyfile(config, home / "dagster.yaml")
+    if log_level != DEFAULT_LOG_LEVEL:
+        settings = yaml.safe_load(config.read_text()) or {}
+        settings.update(instance_log_level(log_level))
+        (home / "dagster.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     # Created here, once: the daemon and the code server that open a fresh SQLite instance at
     # the same moment both stamp its schema version ("more than one head present").
     with dg.DagsterInstance.from_config(str(home)):
@@ -139,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
         aws_port = DEFAULT_PORT if port_is_free("127.0.0.1", DEFAULT_PORT) else free_port()
     home = Path(args.home).resolve()
     config = find_dagster_config(Path.cwd())
-    prepare_home(home, config)
+    prepare_home(home, config, args.log_level)
     names = Names.from_env()
     now = datetime.now(UTC)
     with local_aws_env(aws_port) as server:
@@ -164,7 +174,7 @@ def _run(args: argparse.Namespace) -> int:
             f"{os.path.relpath(drop)} --month {drop_month}\n",
             flush=True,
         )
-        return _run_dg_dev(args.host, args.port, home, project_root(config))
+        return _run_dg_dev(args.host, args.port, home, project_root(config), args.log_level)
 
 
 def project_root(config: Path) -> Path:
@@ -172,9 +182,10 @@ def project_root(config: Path) -> Path:
     return config.resolve().parents[len(DAGSTER_CONFIG.parts) - 1]
 
 
-def dg_dev_command(host: str, port: int) -> list[str]:
+def dg_dev_command(host: str, port: int, log_level: str = DEFAULT_LOG_LEVEL) -> list[str]:
     """`dg dev` for the project in the working directory (`[tool.dg]` in its pyproject.toml)."""
-    return [sys.executable, "-m", "dagster_dg_cli.cli", "dev", "-h", host, "-p", str(port)]
+    command = [sys.executable, "-m", "dagster_dg_cli.cli", "dev", "-h", host, "-p", str(port)]
+    return [*command, "--log-level", log_level]
 
 
 def _cli_path() -> str:
@@ -191,7 +202,7 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise _Terminated
 
 
-def _run_dg_dev(host: str, port: int, home: Path, root: Path) -> int:
+def _run_dg_dev(host: str, port: int, home: Path, root: Path, log_level: str) -> int:
     """`dg dev` in the foreground until it exits, Ctrl-C, SIGTERM or SIGHUP; then stop it all."""
     from statement_pipeline.supervision.service import Service
 
@@ -207,7 +218,7 @@ def _run_dg_dev(host: str, port: int, home: Path, root: Path) -> int:
     # webserver, daemon and code servers, and what is left of its group is ended after that.
     dg_dev = Service(
         "dg dev",
-        dg_dev_command(host, port),
+        dg_dev_command(host, port, log_level),
         env,
         cwd=root,
         stop_signal=signal.SIGINT,
@@ -240,4 +251,5 @@ def register(sub: Any) -> None:
     p.add_argument("--records", type=int, default=5_000, help="statements per sample month")
     p.add_argument("--files", type=int, default=2, help="files per sample month")
     p.add_argument("--home", default=".dagster_home", help="DAGSTER_HOME of the dev instance")
+    add_log_level(p)
     p.set_defaults(func=run)

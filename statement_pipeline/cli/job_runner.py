@@ -13,11 +13,38 @@ from typing import Any
 import dagster as dg
 
 
-def import_job() -> dg.JobDefinition:
-    """The import job, resolved from the project's Definitions (a reconstructable target)."""
+def import_job(**location: str) -> dg.JobDefinition:
+    """The import job, resolved from the project's Definitions (a reconstructable target).
+
+    `location` (`_location`) only tells targets apart: the definitions read the region and
+    endpoints again as they load.
+    """
     from statement_pipeline.definitions import defs
 
     return defs().resolve_job_def("import_statements_job")
+
+
+def _location() -> dict[str, str]:
+    """Each service's region and endpoint as the definitions would read them now."""
+    from statement_pipeline.resources import aws_location
+
+    return {
+        f"{service}_{field}": value
+        for service in ("s3", "sqs", "dynamodb")
+        for field, value in aws_location(service).items()
+    }
+
+
+def _import_target() -> Any:
+    """The job to run, as the definitions load in this process's environment now.
+
+    They read the region and endpoints when they load, and Dagster keeps the last job it
+    loaded per target: an import against another endpoint in the same process (the next
+    test, benchmark or demo month, against another emulator) is a target of its own.
+    """
+    return dg.build_reconstructable_job(
+        __name__, import_job.__name__, reconstructable_kwargs=_location()
+    )
 
 
 @dataclass
@@ -49,8 +76,25 @@ def _user_error(error: Any) -> Any:
     return error
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A metadata value as plain Python: a table as a list of row dicts."""
+    if isinstance(value, dg.TableMetadataValue):
+        return [dict(record.data) for record in value.records]
     return getattr(value, "value", value)
+
+
+def loader_totals(loaded: Mapping[str, Any]) -> dict[str, float]:
+    """The numeric columns of `loaded_statements`' loaders table, summed over the loader ops.
+
+    `loaded` is its materialization's metadata, plain (`plain`) or as Dagster holds it.
+    """
+    rows = plain(loaded.get("loaders", []))
+    totals: dict[str, float] = {}
+    for row in rows:
+        for column, value in row.items():
+            if isinstance(value, int | float) and column not in ("op", "pid"):
+                totals[column] = totals.get(column, 0) + value
+    return totals
 
 
 def run_import(
@@ -60,7 +104,7 @@ def run_import(
 ) -> RunReport:
     """Import one month through the real job and collect the outcome."""
     result = dg.execute_job(
-        dg.reconstructable(import_job),
+        _import_target(),
         instance=instance,
         run_config=dict(run_config or {}),
         tags={"dagster/partition": month},
@@ -70,7 +114,7 @@ def run_import(
         mat = event.event_specific_data.materialization  # type: ignore[union-attr]
         if mat is not None:
             report.materializations[mat.asset_key.to_user_string()] = {
-                k: _plain(v) for k, v in mat.metadata.items()
+                k: plain(v) for k, v in mat.metadata.items()
             }
     for evaluation in result.get_asset_check_evaluations():
         report.checks.append(
@@ -79,7 +123,7 @@ def run_import(
                 passed=evaluation.passed,
                 severity=evaluation.severity.value,
                 description=evaluation.description or "",
-                metadata={k: _plain(v) for k, v in evaluation.metadata.items()},
+                metadata={k: plain(v) for k, v in evaluation.metadata.items()},
             )
         )
     if not result.success:

@@ -5,17 +5,30 @@ from pathlib import Path
 from typing import Any
 
 from statement_pipeline.cli.arguments import month_arg
+from statement_pipeline.cli.progress import Bars
 from statement_pipeline.rules.names import Names
+from statement_pipeline.rules.progress import Tally
+
+MB = 1024 * 1024
 
 
 def run(args: argparse.Namespace) -> int:
-    from statement_pipeline.aws.s3_files import upload_files
+    from statement_pipeline.aws.s3_files import upload_path
 
     names = Names.from_env()
     path = Path(args.file)
-    keys = upload_files(names, args.month, [(args.name or path.name, path.read_bytes())])
-    for key in keys:
-        print(f"uploaded s3://{names.bucket}/{key}")
+    name = args.name or path.name
+    size = path.stat().st_size
+    sent = Tally()
+    with Bars() as bars:
+
+        def on_bytes(amount: int) -> None:
+            sent.add(amount)
+            text = f"uploading {name}: {sent.value / MB:,.1f}/{size / MB:,.1f} MB"
+            bars.update(name, sent.value, size, text)
+
+        key = upload_path(names, args.month, path, name, on_bytes)
+    print(f"uploaded s3://{names.bucket}/{key}")
     return 0
 
 

@@ -241,6 +241,53 @@ def stale_items(plan: MonthPlan, stored: Mapping[tuple[str, str], int]) -> int:
 
 
 @dataclass(frozen=True)
+class FileFigures:
+    """One file of the month and what became of its rows (counts only, never values)."""
+
+    key: str
+    bytes: int
+    rows: int
+    loaded: int
+    rejected: int
+    duplicates: int
+
+    @property
+    def nothing_to_load(self) -> str:
+        """Why no row of this file is loaded, in words, with the counts."""
+        if self.rows == 0:
+            return "nothing to load: the file has no data rows"
+        if self.rejected == self.rows:
+            return f"nothing to load: all {self.rows} rows rejected"
+        if self.duplicates == self.rows:
+            return f"nothing to load: all {self.rows} rows repeat rows loaded from other lines"
+        return (
+            f"nothing to load: {self.rejected} rows rejected, {self.duplicates} repeat rows "
+            "loaded from other lines"
+        )
+
+
+def file_figures(plan: MonthPlan) -> list[FileFigures]:
+    """Each file's rows: loaded, rejected (conflicting ids included) and identical repeats."""
+    repeats = Counter(d.key for d in plan.duplicates)
+    figures = []
+    for file_plan in plan.files:
+        key = file_plan.ref.key
+        rejected = len(plan.rejects.get(key, ()))
+        figures.append(
+            FileFigures(
+                key=key,
+                bytes=file_plan.ref.size,
+                # Every data row is loaded, rejected or an identical repeat of a loaded row.
+                rows=file_plan.expected + rejected + repeats[key],
+                loaded=file_plan.expected,
+                rejected=rejected,
+                duplicates=repeats[key],
+            )
+        )
+    return figures
+
+
+@dataclass(frozen=True)
 class FileDecision:
     """Whether an import writes a file's rows, and why (counts and reasons, never values)."""
 
@@ -263,12 +310,16 @@ def decide_writes(
     planned rows are written again; writes are idempotent puts.
     """
     stored_keys = {key for key, _ in stored}
+    figures = {f.key: f for f in file_figures(plan)}
     decisions = []
     for file_plan in plan.files:
         key, etag = file_plan.ref.key, file_plan.ref.etag
         count = stored.get((key, etag), 0)
         rows = file_plan.expected
-        if full_reimport:
+        if rows == 0:
+            # Not "current": nothing of it was ever to be stored, and the reason is the rows.
+            decisions.append(FileDecision(key, False, 0, count, figures[key].nothing_to_load))
+        elif full_reimport:
             decisions.append(FileDecision(key, True, rows, count, "full_reimport requested"))
         elif count == rows:
             reason = f"current: all {rows} rows already stored from this version"
