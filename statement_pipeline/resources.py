@@ -181,6 +181,13 @@ class DynamoDBResource(ResourceWithBoto3Configuration):
             validate=clients.BATCH_WRITE_VALIDATION,
         )
 
+    def points_at(self) -> str:
+        """What the resource points at, for the first lines of a run's log."""
+        return f"table: {self.table_name} (DynamoDB, {_location(self, 'dynamodb')})"
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        _log_target(context, self.points_at())
+
 
 class SNSResource(ResourceWithBoto3Configuration):
     """The SNS topic that hears about failed import runs (none: alerts are off)."""
@@ -195,13 +202,6 @@ class SNSResource(ResourceWithBoto3Configuration):
 
     def get_client(self) -> Any:
         return boto3_client(self, "sns")
-
-    def points_at(self) -> str:
-        """What the resource points at, for the first lines of a run's log."""
-        return f"table: {self.table_name} (DynamoDB, {_location(self, 'dynamodb')})"
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        _log_target(context, self.points_at())
 
 
 class ImportTuning(dg.ConfigurableResource):
