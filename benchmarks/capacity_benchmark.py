@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/capacity_benchmark.py --k 20=10,spent160=2 # other compressions
 
 Each case starts a fresh embedded local AWS (moto with the speedups) for S3 and SQS and puts
-`CapacityProxy` (statement_pipeline_tests/capacity_proxy.py, running in this process) in front
+`CapacityProxy` (statement_harness/capacity_proxy.py, running in this process) in front
 of its DynamoDB. The table is created through the proxy with `bootstrap_from_environment`,
 a messy sample month is uploaded (4 files, quirks on, random data seed printed), and the month
 is imported with `dagster asset materialize -m statement_pipeline --select '*' --partition
@@ -37,19 +37,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-# capacity_cases first: it puts the repository root on sys.path for statement_pipeline_tests.
+# capacity_cases first: it puts the repository root on sys.path for statement_harness.
 import capacity_cases as cc
 import measuring
 from capacity_cases import Case, Result
 
 import statement_samples as sample
+from statement_harness.capacity_proxy import CapacityProxy
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.bootstrap import TableSettings, bootstrap_from_environment
 from statement_pipeline.aws.s3_files import upload_files
 from statement_pipeline.aws.table import count_month
 from statement_pipeline.local_aws.server import LOCAL_ENV, LocalAws
 from statement_pipeline.rules.names import Names
-from statement_pipeline_tests.capacity_proxy import CapacityProxy
 
 MONTH = "2026-10"
 FILES = 4

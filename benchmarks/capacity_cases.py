@@ -2,7 +2,7 @@
 
 Pure arithmetic over what a run measured (no AWS, no Dagster). Times are AWS seconds: the
 capacity model runs `k` times faster than the wall clock, so a measured second is k AWS
-seconds (see statement_pipeline_tests/capacity_model.py, "Time compression").
+seconds (see statement_harness/capacity_model.py, "Time compression").
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-# The capacity model lives with the tests (it is not part of the package).
+# The repository root: the harness (statement_harness/) is not installed with the product.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from statement_pipeline.rules import capacity_plan
-from statement_pipeline_tests.capacity_model import (
+from statement_harness.capacity_model import (
     BURST_SECONDS,
     KEY_WCU,
     PARTITION_WCU,
@@ -25,6 +24,7 @@ from statement_pipeline_tests.capacity_model import (
     min_write_seconds,
     partition_of,
 )
+from statement_pipeline.rules import capacity_plan
 
 TABLE = "statements"  # the real table name: the model hashes keys to partitions with it
 SEED_RECORDS = 23_300

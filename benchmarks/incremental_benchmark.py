@@ -7,7 +7,7 @@ Each import is the real command, `dagster asset materialize -m statement_pipelin
 --partition <month>`, in a subprocess against the embedded local AWS (a fresh one per
 scenario), on a messy month of 4 files generated with a random seed (printed). Item writes
 are counted on the wire: the scenario's DynamoDB calls go through a counting proxy
-(statement_pipeline_tests/faultproxy.py with no faults), which adds up the PutRequests of
+(statement_harness/faultproxy.py with no faults), which adds up the PutRequests of
 every BatchWriteItem it forwards; with --wcu, through the DynamoDB capacity model instead
 (a provisioned table of that many WCU and RCU, idle), whose accepted items are counted.
 """
@@ -27,8 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The repository root: the harness (statement_harness/) is not installed with the product.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from statement_harness.capacity_proxy import CapacityProxy
+from statement_harness.faultproxy import FaultProxy
+from statement_harness.scenarios import cli_command
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.bootstrap import TableSettings, bootstrap_from_environment
 from statement_pipeline.aws.s3_files import upload_files
@@ -36,9 +40,6 @@ from statement_pipeline.aws.table import count_month
 from statement_pipeline.local_aws.server import LOCAL_ENV, LocalAws
 from statement_pipeline.rules.items import key_of
 from statement_pipeline.rules.names import Names
-from statement_pipeline_tests.capacity_proxy import CapacityProxy
-from statement_pipeline_tests.faultproxy import FaultProxy
-from statement_pipeline_tests.scenarios import cli_command
 from statement_samples import write_month
 
 MONTH = "2026-10"

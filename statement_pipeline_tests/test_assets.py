@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from statement_harness import scenarios
 from statement_pipeline.assets import loaded_statements, scheduled_statements
 from statement_pipeline.aws import clients
 from statement_pipeline.checks import RejectRateConfig, statement_checks
@@ -15,7 +16,6 @@ from statement_pipeline.resources import (
 )
 from statement_pipeline.rules.csv_records import COLUMNS, Record, StatementReader
 from statement_pipeline.rules.items import key_of
-from statement_pipeline_tests import scenarios
 from statement_samples import generate_rows, render_csv, write_month
 
 MONTH = "2026-10"

@@ -15,19 +15,19 @@ from typing import Any
 
 import pytest
 
+from statement_harness.capacity_proxy import CapacityProxy
+from statement_harness.scenarios import (
+    assert_month_exact,
+    put_files,
+    run_in_process,
+    setup_aws,
+)
 from statement_pipeline.aws.bootstrap import TableSettings
 from statement_pipeline.cli.job_runner import RunReport, tuning_run_config
 from statement_pipeline.rules import capacity_plan
 from statement_pipeline.rules.capacity_plan import Table
 from statement_pipeline.rules.csv_records import COLUMNS
 from statement_pipeline.rules.items import shard_of
-from statement_pipeline_tests.capacity_proxy import CapacityProxy
-from statement_pipeline_tests.scenarios import (
-    assert_month_exact,
-    put_files,
-    run_in_process,
-    setup_aws,
-)
 from statement_samples import generate_rows, render_csv
 
 MONTH = "2026-04"

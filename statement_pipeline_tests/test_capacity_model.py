@@ -12,7 +12,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from statement_pipeline_tests.capacity_model import (
+from statement_harness.capacity_model import (
     Burst,
     CapacityModel,
     TableCapacity,
@@ -23,7 +23,7 @@ from statement_pipeline_tests.capacity_model import (
     read_units,
     write_units,
 )
-from statement_pipeline_tests.capacity_proxy import CapacityProxy
+from statement_harness.capacity_proxy import CapacityProxy
 
 # `max_attempts` counts retries (1 = one retry); `total_max_attempts` counts the first try too.
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})

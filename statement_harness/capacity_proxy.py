@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from statement_pipeline_tests.capacity_model import (
+from statement_harness.capacity_model import (
     Burst,
     CapacityModel,
     CapacityStats,
@@ -44,7 +44,7 @@ from statement_pipeline_tests.capacity_model import (
     read_units,
     write_units,
 )
-from statement_pipeline_tests.faultproxy import (
+from statement_harness.faultproxy import (
     _JSON_ERROR_TYPES,
     FaultProxy,
     _identify,
