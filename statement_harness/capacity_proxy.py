@@ -66,6 +66,36 @@ def _retarget(headers: Headers, operation: str) -> Headers:
     ]
 
 
+# What a request may ask for that narrows the answer without narrowing the charge.
+_NARROWING = ("ProjectionExpression", "AttributesToGet", "FilterExpression", "QueryFilter")
+_KEPT_FOR_PAGE = (
+    "TableName",
+    "IndexName",
+    "KeyConditions",
+    "ExclusiveStartKey",
+    "ScanIndexForward",
+    "Segment",
+    "TotalSegments",
+)
+_PLACEHOLDER = re.compile(r"[#:]\w+")
+
+
+def _same_page(request: dict[str, Any], scanned: int) -> dict[str, Any]:
+    """The Query or Scan that reads the same `scanned` items whole: no projection, no
+    `Select`, no filter, only the names and values its key condition uses."""
+    page: dict[str, Any] = {k: request[k] for k in _KEPT_FOR_PAGE if k in request}
+    page["Limit"] = scanned
+    condition = request.get("KeyConditionExpression")
+    if condition:
+        used = set(_PLACEHOLDER.findall(condition))
+        page["KeyConditionExpression"] = condition
+        for field_name in ("ExpressionAttributeNames", "ExpressionAttributeValues"):
+            kept = {k: v for k, v in (request.get(field_name) or {}).items() if k in used}
+            if kept:
+                page[field_name] = kept
+    return page
+
+
 def _query_key(hash_key: str, request: dict[str, Any]) -> str | None:
     """The partition-key value a Query reads (None for an index or an unparsed condition)."""
     if request.get("IndexName"):
@@ -261,7 +291,7 @@ class CapacityProxy(FaultProxy):
         item = request.get("PutRequest", {}).get("Item") or request.get("Item")
         if item is not None:
             size = item_size(item)
-            return WriteItem(table, key_value(item.get(cap.hash_key)), write_units(size), size)
+            return WriteItem(table, key_value(item.get(cap.hash_key)), write_units(size))
         key = request.get("DeleteRequest", {}).get("Key") or request.get("Key") or {}
         units = 1  # a delete: the stored item's size is unknown here
         if "UpdateExpression" in request or "AttributeUpdates" in request:
@@ -332,21 +362,40 @@ class CapacityProxy(FaultProxy):
         return self._answer(call, reply, {table: units}, "Read")
 
     def _read_units(self, call: _Call, answer: dict[str, Any]) -> float:
-        """RCU of a GetItem, Query or Scan page: the size read, not the size returned."""
-        request, table = call.request, call.table
-        projected = bool(request.get("ProjectionExpression") or request.get("AttributesToGet"))
+        """RCU of a GetItem, Query or Scan page: the size of the items read, not returned.
+
+        DynamoDB charges a Query or Scan page on the total size of the items it read, before a
+        projection, `Select=COUNT` or a filter dropped anything (provisioned-capacity-mode.html,
+        CapacityUnitCalculations.html). When the answer does not hold those whole items, the
+        same page is read again from moto without them, so the charge is the true size.
+        """
+        return read_units(self._size_read(call, answer), consistent=call.consistent())
+
+    def _size_read(self, call: _Call, answer: dict[str, Any]) -> int:
+        request = call.request
+        narrowed = any(request.get(k) for k in _NARROWING) or request.get("Select") not in (
+            None,
+            "ALL_ATTRIBUTES",
+        )
         if call.operation == "GetItem":
             found = answer.get("Item")
-            size = item_size(found) if found else 0
-            if projected:
-                size = max(size, round(self.model.mean_item_size(table)))
-            return read_units(size, consistent=call.consistent())
+            if found and narrowed:
+                whole = self._reread(call, {"TableName": call.table, "Key": request["Key"]})
+                found = whole.get("Item") or found
+            return item_size(found) if found else 0
         items = answer.get("Items") or []
-        count = int(answer.get("Count", len(items)))
-        whole = request.get("Select", "ALL_ATTRIBUTES") == "ALL_ATTRIBUTES" and not projected
-        returned = sum(item_size(i) for i in items) if whole else None
-        scanned = int(answer.get("ScannedCount", count))
-        return self.model.page_read_units(table, returned, count, scanned, call.consistent())
+        scanned = int(answer.get("ScannedCount", answer.get("Count", len(items))))
+        if not narrowed and scanned == len(items):
+            return sum(item_size(i) for i in items)
+        if scanned == 0:
+            return 0
+        whole = self._reread(call, _same_page(request, scanned))
+        return sum(item_size(i) for i in whole.get("Items") or [])
+
+    def _reread(self, call: _Call, request: dict[str, Any]) -> dict[str, Any]:
+        """The answer moto gives `request` (the same operation), for the model's accounting."""
+        reply = self._send(call, request)
+        return json.loads(reply.body) if reply.status == 200 else {}
 
     def _batch_get(self, call: _Call) -> _Reply:
         """BatchGetItem: keys in an indebted table or partition come back as UnprocessedKeys."""
