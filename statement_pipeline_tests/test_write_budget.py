@@ -258,10 +258,13 @@ def test_a_wrong_settle_is_undone_by_probing() -> None:
     clock = FakeClock()
     table = GrantingTable(clock, rate=1000.0, burst=0.0, call_seconds=0.01)
     budget = WriteBudget(floor=160.0, clock=clock, sleep=clock.sleep)
-    # A stall: the table refuses a call while little has been granted lately.
-    budget.record(budget.acquire(25), granted=0, refused=25)
-    clock.now += 1.0
-    budget.record(budget.acquire(25), granted=150, refused=25)
+    # The table grants about the floor for a while and refuses a call (another writer that
+    # has since gone, or a slow spell of ours): it looks like a spent burst.
+    for _ in range(12):
+        started = budget.acquire(15)
+        clock.now += 0.1
+        budget.record(started, granted=15, refused=0)
+    budget.record(budget.acquire(25), granted=15, refused=10)
     assert budget.state().settled
     writer = BatchWriter(table, "t", budget, NO_SLEEP, LoadStats())
     started = clock.now
