@@ -132,6 +132,19 @@ class _Call:
 _OpHandler = Callable[[_Call], _Reply]
 
 
+@dataclass(frozen=True)
+class ReadCall:
+    """One read call the proxy answered: the items it read and what the model charged."""
+
+    operation: str
+    table: str
+    key: str | None
+    consistent: bool
+    scanned: int
+    units: float
+    throttled: bool = False
+
+
 def _consumed(table: str, units: float, mode: str, kind: str) -> dict[str, Any]:
     """A ConsumedCapacity entry; `kind` is Read or Write."""
     entry: dict[str, Any] = {"TableName": table, "CapacityUnits": units}
@@ -159,6 +172,8 @@ class CapacityProxy(FaultProxy):
         self._on_demand = (on_demand_wcu, on_demand_rcu)
         self._arns: dict[str, str] = {}
         self._known: set[str] = set()  # tables whose DescribeTable is cached in the model
+        # Every GetItem, Query and Scan on the wire, in the order answered.
+        self.reads: list[ReadCall] = []
         self._known_lock = threading.Lock()
         self._ops: dict[str, _OpHandler] = {
             "BatchWriteItem": self._batch_write,
@@ -182,6 +197,8 @@ class CapacityProxy(FaultProxy):
 
     def reset_stats(self) -> None:
         self.model.reset_stats()
+        with self._known_lock:
+            self.reads.clear()
 
     def set_burst(self, table: str, burst: Burst) -> None:
         """Fill or empty a table's burst buckets (now, or when the proxy first sees it)."""
@@ -353,13 +370,21 @@ class CapacityProxy(FaultProxy):
         throttle = self.model.check_read(table, key)
         if throttle is not None:
             self.model.record_read(True)
+            self._log_read(ReadCall(call.operation, table, key, call.consistent(), 0, 0.0, True))
             return self._throttled(throttle)
         reply = self._send(call)
-        units = 0.0
+        units, scanned = 0.0, 0
         if reply.status == 200:
-            units = self._read_units(call, json.loads(reply.body))
+            answer = json.loads(reply.body)
+            units = self._read_units(call, answer)
+            scanned = int(answer.get("ScannedCount", answer.get("Count", int("Item" in answer))))
         self.model.record_read(False, [(table, key, units)])
+        self._log_read(ReadCall(call.operation, table, key, call.consistent(), scanned, units))
         return self._answer(call, reply, {table: units}, "Read")
+
+    def _log_read(self, read: ReadCall) -> None:
+        with self._known_lock:
+            self.reads.append(read)
 
     def _read_units(self, call: _Call, answer: dict[str, Any]) -> float:
         """RCU of a GetItem, Query or Scan page: the size of the items read, not returned.

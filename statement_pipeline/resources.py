@@ -22,6 +22,7 @@ from statement_pipeline.rules.names import (
     dlq_name,
     normalize_prefix,
 )
+from statement_pipeline.rules.read_budget import DEFAULT_READ_SHARE
 
 
 def boto3_client(
@@ -99,6 +100,10 @@ class DynamoDBResource(ResourceWithBoto3Configuration):
         """The loaders' client: one attempt per BatchWriteItem, the write budget retries."""
         return boto3_client(self, "dynamodb", max_attempts=clients.BATCH_WRITE_ATTEMPTS)
 
+    def get_read_client(self) -> Any:
+        """The month reader's client: one attempt per Query page, the read budget retries."""
+        return boto3_client(self, "dynamodb", max_attempts=clients.READ_ATTEMPTS)
+
 
 class ImportTuning(dg.ConfigurableResource):
     """Every tuning knob of the import in one place: concurrency, message size, pacing.
@@ -139,6 +144,15 @@ class ImportTuning(dg.ConfigurableResource):
             "Optional cap: the share of the table's sustained write rate this import may use "
             "(for a table shared with other writers; then no burst is spent). Empty: use what "
             "the table grants, burst credits included."
+        ),
+    )
+    read_share: float = Field(
+        default=DEFAULT_READ_SHARE,
+        gt=0,
+        le=1,
+        description=(
+            "Share of the table's sustained read rate the import's reads of the month settle "
+            "at once the read burst is spent; the rest is left to the statement API."
         ),
     )
     messages_per_receive: int = Field(default=10, ge=1, le=10, description="ReceiveMessage batch.")

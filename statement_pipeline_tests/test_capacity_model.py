@@ -24,6 +24,7 @@ from statement_harness.capacity_model import (
     write_units,
 )
 from statement_harness.capacity_proxy import CapacityProxy
+from statement_pipeline.aws import clients
 
 # `max_attempts` counts retries (1 = one retry); `total_max_attempts` counts the first try too.
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
@@ -312,6 +313,30 @@ def test_proxy_on_demand_throttles_with_throttling_exception(
             client.batch_write_item(RequestItems={"ondemand": puts(["late"])})
     assert raised.value.response["Error"]["Code"] == "ThrottlingException"
     assert len(stored_keys(dynamodb, "ondemand")) == 10
+
+
+def test_proxy_says_why_a_call_was_refused_and_the_client_reads_it(
+    dynamodb: Any, proxy: CapacityProxy, clock: FakeClock
+) -> None:
+    """A hot key refuses with KeyRange (burst may remain); an empty table bucket does not."""
+    create_table(dynamodb, "statements", wcu=40_000)
+    client = via(proxy)
+    client.describe_table(TableName="statements")
+    clock.now = 1.0  # the empty table bucket holds 40,000 units; one key takes 1,000 a second
+    # 40 units an item (40 KB): the key's 1,000 units are gone after 25 of them.
+    hot = [{"PutRequest": {"Item": {"pk": {"S": "hot"}, "v": {"S": "x" * 40 * 1000}}}}]
+    for _ in range(25):
+        client.batch_write_item(RequestItems={"statements": hot})
+    with pytest.raises(ClientError) as refused:
+        client.batch_write_item(RequestItems={"statements": hot})
+    reasons = refused.value.response["ThrottlingReasons"]
+    assert reasons[0]["reason"] == "TableWriteKeyRangeThroughputExceeded"
+    assert clients.partition_limited(refused.value)
+    create_table(dynamodb, "small", wcu=1)
+    client.describe_table(TableName="small")  # learned now, its burst empty
+    with pytest.raises(ClientError) as spent:
+        client.batch_write_item(RequestItems={"small": puts(spread(25))})
+    assert not clients.partition_limited(spent.value)
 
 
 def test_proxy_describe_table_shows_compressed_capacity(dynamodb: Any, moto_endpoint: str) -> None:

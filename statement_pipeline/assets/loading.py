@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from statement_pipeline.aws import load_report, loading
+from statement_pipeline.aws.month_reads import MonthReader, describe_read, read_budget
 from statement_pipeline.aws.queue_drainer import DrainSettings
 from statement_pipeline.aws.scheduling import ScheduledMonth
 from statement_pipeline.aws.table import describe_capacity
@@ -124,11 +125,15 @@ def finish_load(
     tasks: list[LoaderTask],
     statement_table: DynamoDBResource,
     statement_files: StatementFilesResource,
+    import_tuning: ImportTuning,
 ) -> dg.Output[loading.LoadedMonth]:
     """Remove statements no current file holds and prove the month complete."""
     task = tasks[0]
+    table = statement_table.table_name
+    capacity = task.plan.capacity or describe_capacity(statement_table.get_client(), table)
+    budget = read_budget(capacity, consistent=True, share=import_tuning.read_share)
     loaded = loading.finish(
-        statement_table.get_client(),
+        MonthReader(statement_table.get_read_client(), table, budget),
         statement_table.get_batch_write_client(),
         statement_table.table_name,
         statement_files.get_client(),
@@ -137,8 +142,11 @@ def finish_load(
         results,
         plan=task.plan,
         started=task.started,
+        run_id=context.run.run_id,
     )
     context.log.info(load_report.describe_loaded(loaded))
+    if loaded.finish_read is not None:
+        context.log.info(describe_read(loaded.period, "after loading", loaded.finish_read))
     metadata = {
         **load_report.loading_metadata(loaded),
         "loaders_by_month": dg.MetadataValue.md(load_report.loaders_by_month_markdown(loaded)),

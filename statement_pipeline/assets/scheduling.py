@@ -7,8 +7,15 @@ from dataclasses import dataclass
 import dagster as dg
 
 from statement_pipeline.aws import scheduling as core
+from statement_pipeline.aws.month_reads import (
+    MonthRead,
+    MonthReader,
+    describe_read,
+    read_budget,
+    stored_versions,
+)
 from statement_pipeline.aws.s3_files import list_month_files
-from statement_pipeline.aws.table import stored_versions
+from statement_pipeline.aws.table import describe_capacity
 from statement_pipeline.metadata import rejects_metadata
 from statement_pipeline.partitions import monthly_partitions
 from statement_pipeline.resources import (
@@ -50,6 +57,8 @@ class EnqueueTask:
     # The group's files that the table does not hold as current: only these are enqueued.
     keys: list[str]
     stale_items: int
+    # The scheduling read of the month (what the table held before this import wrote).
+    month_read: MonthRead
 
 
 @dg.op(out=dg.DynamicOut(FileGroup))
@@ -124,12 +133,18 @@ def plan_month_import(
     )
     for line in core.describe_plan(plan):
         context.log.info(line)
-    stored = stored_versions(
-        statement_table.get_client(),
-        statement_table.table_name,
-        month,
-        set(plan.conflict_digests),
+    table = statement_table.table_name
+    # Strongly consistent: when it finds every file current, nothing is written and this is
+    # the import's only read of the month, which the count check reuses as its proof.
+    budget = read_budget(
+        describe_capacity(statement_table.get_client(), table),
+        consistent=True,
+        share=import_tuning.read_share,
     )
+    reader = MonthReader(statement_table.get_read_client(), table, budget)
+    found = stored_versions(reader, month, set(plan.conflict_digests))
+    context.log.info(describe_read(month, "before writing", found.read))
+    stored = found.versions
     decisions = decide_writes(plan, stored, full_reimport=import_tuning.full_reimport)
     stale = stale_items(plan, stored)
     for decision in decisions:
@@ -139,7 +154,7 @@ def plan_month_import(
     for group in sorted(scanned, key=lambda g: g.group.index):
         keys = [s.ref.key for s in group.scans if s.ref.key in writes]
         yield dg.DynamicOutput(
-            EnqueueTask(group.group, plan, decisions, keys, stale),
+            EnqueueTask(group.group, plan, decisions, keys, stale, found.read),
             mapping_key=f"files_{group.group.index}",
         )
 
@@ -186,6 +201,7 @@ def summarize_scheduling(
         started_at=started,
         seconds=time.time() - started,
         stale_items=tasks[0].stale_items,
+        month_read=tasks[0].month_read,
     )
     metadata = {
         **core.scheduling_metadata(summary),

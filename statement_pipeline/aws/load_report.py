@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from statement_pipeline.aws.loading import LoadedMonth, LoaderResult
+from statement_pipeline.aws.month_reads import read_metadata
 from statement_pipeline.rules import tally
 
 
@@ -88,4 +89,11 @@ def loading_metadata(m: LoadedMonth) -> dict[str, Any]:
     }
     if m.in_table is not None:
         month["in_table"] = m.in_table
-    return {**month, **loaders}
+    # This step's own read of the month (DynamoDB's ConsumedCapacity; none when the scheduling
+    # read already proved it), and which read the count check may reuse.
+    reads = {
+        **read_metadata(m.finish_read),
+        "provisioned_rcu": m.read_capacity if m.read_capacity is not None else 0,
+        "month_read_by": m.month_read_by,
+    }
+    return {**month, **reads, **loaders}

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from statement_pipeline.aws.month_reads import MonthRead, read_metadata
 from statement_pipeline.aws.queue import MAX_BATCH_BYTES, send_messages
 from statement_pipeline.aws.s3_files import (
     FileChanged,
@@ -234,6 +235,9 @@ class ScheduledMonth:
     queued: int
     # Items stored from file versions that are no longer current, when the month was read.
     stale_items: int = 0
+    # The read of the month before writing (aws/month_reads.py): the proof of a month this
+    # import finds complete and leaves unwritten.
+    month_read: MonthRead | None = None
 
     @property
     def queued_sources(self) -> dict[str, str]:
@@ -250,6 +254,7 @@ def summarize(
     started_at: float,
     seconds: float,
     stale_items: int = 0,
+    month_read: MonthRead | None = None,
 ) -> ScheduledMonth:
     sent = tally.total(EnqueueResult, results)
     queued = sent.records
@@ -276,6 +281,7 @@ def summarize(
         decisions=list(decisions),
         queued=queued,
         stale_items=stale_items,
+        month_read=month_read,
     )
 
 
@@ -296,6 +302,8 @@ def scheduling_metadata(s: ScheduledMonth) -> dict[str, Any]:
         "records_skipped_current": sum(d.rows for d in s.decisions if not d.write),
         "files_written": sum(1 for d in s.decisions if d.write),
         "files_skipped_current": sum(1 for d in s.decisions if not d.write),
+        # The read of what the table held before writing (DynamoDB's ConsumedCapacity).
+        **read_metadata(s.month_read),
     }
 
 

@@ -12,11 +12,20 @@ many runs' loaders wrote them and on however many machines (whose clocks are ass
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from statement_pipeline.rules.items import (
+    LOADED_AT,
+    RANGE_KEY,
+    SOURCE_ETAG,
+    SOURCE_KEY,
+    WRITE_ATTEMPTS,
+)
 from statement_pipeline.rules.month_plan import id_digest
+from statement_pipeline.rules.write_budget import write_units
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,19 @@ def timestamp(loaded_at: str) -> float | None:
         return datetime.fromisoformat(loaded_at).timestamp()
     except ValueError:
         return None
+
+
+def stored_item(item: Mapping[str, Any], size: int) -> StoredItem:
+    """What the figures need of a stored item (wire format) of `size` bytes."""
+    loaded_at = item.get(LOADED_AT, {}).get("S")
+    return StoredItem(
+        statement_id=item[RANGE_KEY]["S"],
+        source_key=item.get(SOURCE_KEY, {}).get("S", ""),
+        source_etag=item.get(SOURCE_ETAG, {}).get("S", ""),
+        loaded_at=timestamp(loaded_at) if loaded_at else None,
+        write_attempts=int(item.get(WRITE_ATTEMPTS, {}).get("N", "1")),
+        write_units=write_units(size),
+    )
 
 
 @dataclass
