@@ -46,10 +46,11 @@ class PagedBudget(Budget, Protocol):
 
 
 class SimClock:
-    """The simulation's time: the current event's, moved on by the current worker's sleeps."""
+    """The simulation's time: the current event's, moved on by the current worker's sleeps
+    (a fake clock that passes only when someone sleeps or the caller moves it)."""
 
-    def __init__(self) -> None:
-        self.now = 0.0
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
 
     def __call__(self) -> float:
         return self.now

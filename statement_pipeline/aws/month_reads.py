@@ -72,7 +72,9 @@ class MonthRead:
     newest_write: float | None = None
 
 
-def read_budget(capacity: Capacity, *, consistent: bool, share: float = DEFAULT_READ_SHARE):
+def read_budget(
+    capacity: Capacity, *, consistent: bool, share: float = DEFAULT_READ_SHARE
+) -> ReadBudget:
     """A read budget for the table: its sustained read rate, `share` of it once settled."""
     if capacity.provisioned:
         sustained = capacity.read_units
@@ -90,7 +92,7 @@ class _Tally:
     calls: int = 0
     throttled: int = 0
     newest: float | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 class MonthReader:
@@ -176,7 +178,7 @@ class MonthReader:
                 if not refused_whole(exc):
                     raise
                 self.budget.record(started, 0.0, estimate, partition_limit=partition_limited(exc))
-                with tally._lock:
+                with tally.lock:
                     tally.calls += 1
                     tally.throttled += 1
                 if self._clock() - answered_at > self._stall_seconds:
@@ -195,7 +197,7 @@ class MonthReader:
             self.budget.learn(scanned, units)
             self.budget.record(started, units, 0.0)
             items = page.get("Items", [])
-            with tally._lock:
+            with tally.lock:
                 tally.calls += 1
                 tally.units += units
                 tally.items += int(page.get("Count", len(items)))
