@@ -104,6 +104,7 @@ class Measured:
     throttled_share: float
     read_calls: int
     read_throttled_calls: int
+    items_read: int
     items_accepted: int
     units_accepted: float
     key_units: dict[str, float]
@@ -159,6 +160,7 @@ def import_month(
         throttled_share=stats.throttled_write_call_share,
         read_calls=stats.read_calls,
         read_throttled_calls=stats.read_throttled_calls,
+        items_read=sum(r.scanned for r in proxy.reads),
         items_accepted=stats.items_accepted,
         units_accepted=stats.units_accepted,
         key_units=dict(stats.key_units.get(names.table, {})),
@@ -213,6 +215,9 @@ def run_case(case: Case, files: list[tuple[str, bytes]], writer: Measured) -> Re
         failure=note,
         read_calls=m.read_calls,
         read_throttled_calls=m.read_throttled_calls,
+        month_reads=m.items_read / case.records,
+        read_aws_s=(measuring.metadata_float(m.run.run, "loaded_statements", "read_seconds") or 0)
+        * case.k,
     )
 
 

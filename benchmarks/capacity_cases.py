@@ -150,6 +150,10 @@ class Result:
     failure: str = ""
     read_calls: int = 0
     read_throttled_calls: int = 0
+    # Items all reads of the run read (the proxy's log), over the month's: 1.0 = read once.
+    month_reads: float = 0.0
+    # The finish step's read-back, AWS seconds (its `read_seconds` metadata x k).
+    read_aws_s: float = 0.0
 
     @property
     def read_throttled_share(self) -> float:
@@ -186,7 +190,8 @@ class Result:
 HEADER = (
     f"{'case':<12} {'table':>9} {'burst':>5} {'ldrs':>4} {'k':>4} {'write s':>8} "
     f"{'limit s':>8} {'set by':<16} {'ratio':>5} {'thrtl':>6} {'exact':>5} {'plan s':>7} "
-    f"{'seed s':>8} {'sched s':>7} {'cuts':>4} {'settled':>7} {'reads':>6} {'rthrtl':>6}"
+    f"{'seed s':>8} {'sched s':>7} {'cuts':>4} {'settled':>7} {'reads':>6} {'rthrtl':>6} "
+    f"{'x month':>7} {'read s':>7}"
 )
 
 
@@ -202,7 +207,8 @@ def format_result(r: Result) -> str:
         f"{r.write_aws_s:>8.1f} {r.limit.aws_seconds:>8.1f} {r.limit.set_by:<16} "
         f"{r.ratio:>5.2f} {r.throttled_share:>6.1%} {'yes' if r.exact else 'NO':>5} "
         f"{r.planner_s:>7.1f} {c.seed_published:>8} {sched:>7} {_int(r.rate_cuts):>4} "
-        f"{_int(r.settled_ops):>7} {r.read_calls:>6} {r.read_throttled_share:>6.1%}"
+        f"{_int(r.settled_ops):>7} {r.read_calls:>6} {r.read_throttled_share:>6.1%} "
+        f"{r.month_reads:>7.2f} {r.read_aws_s:>7.1f}"
     )
     return line + (f"  {r.failure}" if r.failure else "")
 
@@ -219,9 +225,9 @@ def format_verdicts(results: list[Result]) -> list[str]:
 
 MARKDOWN_HEADER = (
     "| case | table | burst | loaders | k | write s | limit s | set by | ratio | thrtl | reads "
-    "| read thrtl | exact | cuts | settled |\n"
-    "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- "
-    "| ---: | ---: |"
+    "| read thrtl | month read x | read s | exact | cuts | settled |\n"
+    "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: "
+    "| ---: | --- | ---: | ---: |"
 )
 
 
@@ -232,7 +238,8 @@ def format_markdown(r: Result) -> str:
         f"| {c.group} | {c.table_label} | {c.burst_label} | {c.loaders} | {c.k:g} | "
         f"{r.write_aws_s:.1f} | {r.limit.aws_seconds:.1f} | {r.limit.set_by} | "
         f"{r.ratio:.2f} | {r.throttled_share:.1%} | {r.read_calls} | "
-        f"{r.read_throttled_share:.1%} | {'yes' if r.exact else 'NO'} | "
+        f"{r.read_throttled_share:.1%} | {r.month_reads:.2f} | {r.read_aws_s:.1f} | "
+        f"{'yes' if r.exact else 'NO'} | "
         f"{_int(r.rate_cuts)} | {_int(r.settled_ops)} |"
     )
 
