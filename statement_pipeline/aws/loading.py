@@ -28,7 +28,7 @@ from statement_pipeline.aws.table import (
 )
 from statement_pipeline.rules import tally
 from statement_pipeline.rules.backoff import Backoff
-from statement_pipeline.rules.month_figures import MonthFigures, month_figures
+from statement_pipeline.rules.month_figures import FiguresFold, MonthFigures
 from statement_pipeline.rules.write_budget import BudgetState, WriteBudget, per_op_share
 
 # What a new on-demand table sustains without throttling (developer guide, on-demand
@@ -277,15 +277,9 @@ def finish(
     proof, read_by, own_read = month.month_read, "scheduling (nothing written)", None
     in_table = proof.items if proven and proof is not None else None
     if not proven or proof is None:
-        records, own_read = month_records(reader, month.period)
-        proof, read_by = own_read, "finish_load"
-        figures = month_figures(
-            records,
-            sources=month.sources,
-            conflicts=set(month.conflict_digests),
-            since=month.started_at,
-        )
-        del records
+        fold = FiguresFold(month.sources, set(month.conflict_digests), month.started_at)
+        own_read = month_records(reader, month.period, fold.add)
+        proof, read_by, figures = own_read, "finish_load", fold.figures
         if figures.stale_ids:
             deleted = delete_statements(
                 dynamodb_writes, table, month.period, figures.stale_ids, plan.budget(), Backoff()

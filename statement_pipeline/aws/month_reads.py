@@ -272,13 +272,12 @@ def stored_versions(
     return StoredVersions(versions, read)
 
 
-def month_records(reader: MonthReader, period: str) -> tuple[list[StoredItem], MonthRead]:
-    """Every stored item of a month as the import figures need it (whole items are read: the
-    write units they consumed follow from their size)."""
-    found: list[StoredItem] = []
+def month_records(reader: MonthReader, period: str, add: Callable[[StoredItem], None]) -> MonthRead:
+    """Every stored item of a month as the import figures need it, handed to `add` page by
+    page (whole items are read: the write units they consumed follow from their size)."""
 
-    def keep(items: list[dict[str, Any]]) -> None:
-        found.extend(stored_item(item, item_size(item)) for item in items)
+    def each(items: list[dict[str, Any]]) -> None:
+        for item in items:
+            add(stored_item(item, item_size(item)))
 
-    read = reader.read(period, each=keep)
-    return found, read
+    return reader.read(period, each=each)
