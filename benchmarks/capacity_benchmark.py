@@ -300,6 +300,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--kgrid-k", default=",".join(f"{k:g}" for k in KGRID_K), help="compressions of kgrid"
     )
     parser.add_argument("--repeat", type=int, default=REPEATS, help="runs of repeat160")
+    parser.add_argument(
+        "--writer-each",
+        action="store_true",
+        help="measure the loaders' own speed before every case, not once per loader count",
+    )
     args = parser.parse_args(argv)
     selected = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = set(selected) - set(ALL_CASES)
@@ -328,7 +333,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 MONTH, case.records, FILES, seed=data_seed, quirks=True
             )
         files = months[case.records]
-        if (case.loaders, case.records) not in writers:
+        # With --writer-each, the loaders' own speed is measured again just before each case:
+        # on a machine shared with other work it changes from minute to minute.
+        if args.writer_each or (case.loaders, case.records) not in writers:
             writers[case.loaders, case.records] = measure_writer(files, case.loaders, case.records)
         result = run_case(case, files, writers[case.loaders, case.records])
         print(cc.format_result(result), flush=True)
