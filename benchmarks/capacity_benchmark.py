@@ -35,9 +35,9 @@ import random
 import re
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from unittest import mock
 
 # capacity_cases first: it puts the repository root on sys.path for statement_harness.
 import capacity_cases as cc
@@ -77,21 +77,6 @@ REPEATS = 10
 # The unlimited table the loaders' own speed is measured on: 40,000 WCU, time x 1,000.
 UNLIMITED = TableSettings("PROVISIONED", 40_000, 40_000)
 UNLIMITED_K = 1000.0
-
-
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """This process's environment with `values` set (restored after)."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @dataclass
@@ -143,7 +128,7 @@ def import_month(
         "STATEMENT_QUEUE": names.queue,
         "STATEMENT_TABLE": names.table,
     }
-    with environment(env):
+    with mock.patch.dict(os.environ, env):  # this process's environment, restored after
         bootstrap_from_environment(names, table)
         upload_files(names, MONTH, files)
     proxy.reset_stats()
