@@ -14,8 +14,10 @@ the table grants 20 units a second or 4,000 (and under the capacity model's time
   (developer guide, burst-adaptive-capacity.html). The burst is best effort: used while
   granted, never planned on.
 - A throttle is answered once per congestion: calls that started before the last cut are the
-  same congestion. The rate the table granted over the last `window` seconds is measured from
-  its answers; the rate is cut to `cut` x that (deeper when most of the call was refused).
+  same congestion. The rate the table granted in the `window` seconds before the refused call
+  was sent is measured from its answers (before it was sent: a stall of ours while the answer
+  waited must not read as a slow table); the rate is cut to `cut` x that (deeper when most of
+  the call was refused).
 - The burst is spent when the table, asked for more, grants about `floor` (this caller's share
   of the sustained rate: provisioned units, or an on-demand table's 4,000 writes / 12,000
   reads a second, divided between the callers). Only then does the rate settle, at
@@ -56,6 +58,7 @@ MIN_FLOOR_SHARE = 0.1
 # table holds no saved capacity then); a throttle there eases it off by SETTLED_CUT.
 SETTLED_SHARE = 0.97
 SETTLED_CUT = 0.9
+# ... and it climbs back to it this many times slower than an unsettled rate climbs.
 SETTLED_CLIMB_SLOWER = 4.0
 # Most of a call refused: the table grants far less than asked, cut deeper than `cut`.
 DEEP_CUT_FACTOR = 0.6
