@@ -94,7 +94,7 @@ def load_statements(
         sqs=sqs,
         queue_url=queue_url,
         dlq_url=dlq_url,
-        dynamodb=statement_table.get_client(),
+        dynamodb=statement_table.get_read_client(),
         dynamodb_writes=statement_table.get_batch_write_client(),
         table=statement_table.table_name,
         s3=statement_files.get_client(),

@@ -49,7 +49,13 @@ class MonthProgress:
         self._lines: dict[str, set[int]] = {key: set() for key in sources}
         self._records = 0
         self.other_months = 0
+        # Messages the op's workers hold now (received, not yet deleted or put back).
+        self.held = 0
         self._lock = threading.Lock()
+
+    def hold(self, messages: int) -> None:
+        with self._lock:
+            self.held += messages
 
     def add(self, batch: RecordBatch) -> None:
         with self._lock:
@@ -176,7 +182,11 @@ class Drainer:
                 )
             messages = self._receive()
             if messages:
-                self._process(messages)
+                self._hold(len(messages))
+                try:
+                    self._process(messages)
+                finally:
+                    self._hold(-len(messages))
                 # Check the month only after a whole interval of finding nothing to do: at the
                 # end of every load the other workers' last messages are briefly in flight,
                 # and counting the month then would read all of it for nothing.
@@ -185,11 +195,23 @@ class Drainer:
             depth = self._depth()
             if depth.total == 0:
                 return self.stats
+            if depth.visible == 0 and depth.total <= self._held():
+                # Every message out of sight is held by this op's other workers: they finish
+                # them (or put them back, and then this count no longer holds for them). No
+                # need to read the table to know it.
+                return self.stats
             if depth.visible == 0 and self._clock() - last_check >= s.complete_check_seconds:
                 last_check = self._clock()
                 if self._month_complete():
                     return self.stats
             time.sleep(s.poll_pause_seconds)
+
+    def _hold(self, messages: int) -> None:
+        if self._progress is not None:
+            self._progress.hold(messages)
+
+    def _held(self) -> int:
+        return self._progress.held if self._progress is not None else 0
 
     def _receive(self) -> list[dict[str, Any]]:
         s = self._settings

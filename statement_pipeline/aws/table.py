@@ -219,12 +219,9 @@ def read_month(
     return per_shard(period, read)
 
 
-def month_items(
-    dynamodb: Any, table: str, period: str, *, consistent: bool = True
-) -> Iterator[tuple[str, str, str]]:
+def month_items(dynamodb: Any, table: str, period: str) -> Iterator[tuple[str, str, str]]:
     """(statement_id, source_key, source_etag) of every stored item of a month."""
-    attributes = (RANGE_KEY, SOURCE_KEY, SOURCE_ETAG)
-    for item in read_month(dynamodb, table, period, attributes, consistent=consistent):
+    for item in read_month(dynamodb, table, period, (RANGE_KEY, SOURCE_KEY, SOURCE_ETAG)):
         yield (
             item[RANGE_KEY]["S"],
             item.get(SOURCE_KEY, {}).get("S", ""),
@@ -240,17 +237,6 @@ def count_month(dynamodb: Any, table: str, period: str) -> int:
         return [sum(int(page.get("Count", 0)) for page in _query_pages(dynamodb, kwargs))]
 
     return sum(per_shard(period, read))
-
-
-def count_current(dynamodb: Any, table: str, period: str, sources: dict[str, str]) -> int:
-    """Items of a month that come from the current version of one of its files.
-
-    Eventually consistent (half the read units): it only tells loaders whether to keep waiting
-    on messages other runs hold, and the finish step's strongly consistent read proves the
-    month whatever this answered.
-    """
-    items = month_items(dynamodb, table, period, consistent=False)
-    return sum(1 for _, key, etag in items if sources.get(key) == etag)
 
 
 @dataclass
