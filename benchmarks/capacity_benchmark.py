@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/capacity_benchmark.py --k 20=10,spent160=2 # other compressions
 
 Each case starts a fresh embedded local AWS (moto with the speedups) for S3 and SQS and puts
-`CapacityProxy` (statement_pipeline_tests/capacity_proxy.py, running in this process) in front
+`CapacityProxy` (statement_harness/capacity_proxy.py, running in this process) in front
 of its DynamoDB. The table is created through the proxy with `bootstrap_from_environment`,
 a messy sample month is uploaded (4 files, quirks on, random data seed printed), and the month
 is imported with `dagster asset materialize -m statement_pipeline --select '*' --partition
@@ -20,7 +20,11 @@ loaders' own speed measured on an unlimited table as `writer_rate`), the planner
 
 Cases: grid (20, 80, 160 WCU x 1, 2, 4 loaders, idle burst), spent (160 and 80 WCU, 4
 loaders, burst emptied at the first BatchWriteItem), ondemand (233,000 statements, k=1),
-uncompressed (160 WCU, idle, 4 loaders, k=1: the seed's best case, without compression).
+uncompressed (160 WCU, idle, 4 loaders, k=1: the seed's best case, without compression),
+kgrid (20 WCU idle and 80 WCU spent at each k of --kgrid-k, default 2, 5, 10, 20), repeat160
+(160 WCU idle, 4 loaders, k=1, --repeat times, default 10), big20 (233,000 statements on a
+20 WCU / 20 RCU table, idle, k = --k big20=..., default 20: written, read back once under the
+read budget, checked). Reads are counted too: the share of read calls the model throttled.
 """
 
 from __future__ import annotations
@@ -30,19 +34,19 @@ import os
 import random
 import re
 import sys
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from unittest import mock
 
-# capacity_cases first: it puts the repository root on sys.path for statement_pipeline_tests.
+# capacity_cases first: it puts the repository root on sys.path for statement_harness.
 import capacity_cases as cc
 import measuring
 from capacity_cases import Case, Result
 
 import statement_samples as sample
+from statement_harness.capacity_proxy import CapacityProxy
+from statement_harness.spent_burst import SpentAtFirstWrite
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.bootstrap import TableSettings, bootstrap_from_environment
 from statement_pipeline.aws.s3_files import upload_files
@@ -50,58 +54,30 @@ from statement_pipeline.aws.table import count_month
 from statement_pipeline.cli.job_runner import loader_totals
 from statement_pipeline.local_aws.server import LOCAL_ENV, LocalAws
 from statement_pipeline.rules.names import Names
-from statement_pipeline_tests.capacity_proxy import CapacityProxy
 
 MONTH = "2026-10"
 FILES = 4
 LOADER_LINE = re.compile(r"(loader op \d+ \(.*?paced\))")
-ALL_CASES = ("grid", "spent", "ondemand", "uncompressed")
+ALL_CASES = ("grid", "spent", "ondemand", "uncompressed", "kgrid", "repeat160", "big20")
 # Compression per case (AWS s = measured s x k). 20 WCU: 865 AWS s of writes -> ~58 s at 15.
 # 80 and 160 WCU with an idle burst allow 23.3 AWS s (one partition's 1,000 units/s): run
-# uncompressed. Spent: 146 s (160 WCU) and 291 s (80 WCU) of writes, at k=2 only: the write
-# budget climbs back from its first cuts by a share per call, and compression leaves the
-# loaders k times fewer calls per AWS second (k=4 and k=8 measured 3.35x the limit, k=2 1.03x).
-DEFAULT_K = {"20": 15.0, "80": 1.0, "160": 1.0, "spent80": 2.0, "spent160": 2.0, "ondemand": 1.0}
+# uncompressed. Spent: 146 s (160 WCU) and 291 s (80 WCU) of writes. The write budget adapts
+# by time, so any k works (kgrid runs 20 WCU idle and 80 WCU spent at 2, 5, 10 and 20).
+# big20: 11,350 AWS s of writes and about 880 of read-back, at k=20 about 10 minutes.
+DEFAULT_K = {
+    "20": 15.0,
+    "80": 1.0,
+    "160": 1.0,
+    "spent80": 2.0,
+    "spent160": 2.0,
+    "ondemand": 1.0,
+    "big20": 20.0,
+}
+KGRID_K = (2.0, 5.0, 10.0, 20.0)
+REPEATS = 10
 # The unlimited table the loaders' own speed is measured on: 40,000 WCU, time x 1,000.
 UNLIMITED = TableSettings("PROVISIONED", 40_000, 40_000)
 UNLIMITED_K = 1000.0
-
-
-class SpentAtFirstWrite(CapacityProxy):
-    """Another writer spends the table's burst just as the load begins.
-
-    A table left idle while the month is scheduled saves capacity again (as DynamoDB does),
-    so the burst is emptied at the first BatchWriteItem of each table, not at creation.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._spent: set[str] = set()
-        self._spent_lock = threading.Lock()
-
-    def _batch_write(self, call: Any) -> Any:
-        for table in call.request.get("RequestItems") or {}:
-            with self._spent_lock:
-                first = table not in self._spent
-                self._spent.add(table)
-            if first:
-                self.set_burst(table, "empty")
-        return super()._batch_write(call)
-
-
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """This process's environment with `values` set (restored after)."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @dataclass
@@ -112,6 +88,9 @@ class Measured:
     write_s: float
     write_calls: int
     throttled_share: float
+    read_calls: int
+    read_throttled_calls: int
+    items_read: int
     items_accepted: int
     units_accepted: float
     key_units: dict[str, float]
@@ -150,7 +129,7 @@ def import_month(
         "STATEMENT_QUEUE": names.queue,
         "STATEMENT_TABLE": names.table,
     }
-    with environment(env):
+    with mock.patch.dict(os.environ, env):  # this process's environment, restored after
         bootstrap_from_environment(names, table)
         upload_files(names, MONTH, files)
     proxy.reset_stats()
@@ -165,6 +144,9 @@ def import_month(
         write_s=stats.write_seconds,
         write_calls=stats.write_calls,
         throttled_share=stats.throttled_write_call_share,
+        read_calls=stats.read_calls,
+        read_throttled_calls=stats.read_throttled_calls,
+        items_read=sum(r.scanned for r in proxy.reads),
         items_accepted=stats.items_accepted,
         units_accepted=stats.units_accepted,
         key_units=dict(stats.key_units.get(names.table, {})),
@@ -217,6 +199,10 @@ def run_case(case: Case, files: list[tuple[str, bytes]], writer: Measured) -> Re
         rate_cuts=_loader_total(m, "rate_cuts"),
         settled_ops=_loader_total(m, "settled"),
         failure=note,
+        read_calls=m.read_calls,
+        read_throttled_calls=m.read_throttled_calls,
+        month_reads=m.items_read / case.records,
+        read_aws_s=measuring.own_read_seconds(m.run.run) * case.k,
     )
 
 
@@ -248,10 +234,22 @@ def measure_writer(files: list[tuple[str, bytes]], loaders: int, records: int) -
 
 
 def cases(
-    selected: Sequence[str], k: Mapping[str, float], grid_loaders: Sequence[int]
+    selected: Sequence[str],
+    k: Mapping[str, float],
+    grid_loaders: Sequence[int],
+    kgrid_k: Sequence[float] = KGRID_K,
+    repeats: int = REPEATS,
 ) -> list[Case]:
     """The selected cases, in the order they run."""
     out: list[Case] = []
+    if "kgrid" in selected:
+        for each in kgrid_k:
+            out.append(Case("kgrid", cc.SEED_RECORDS, 20, "idle", 4, each))
+            out.append(Case("kgrid", cc.SEED_RECORDS, 80, "spent", 4, each))
+    if "repeat160" in selected:
+        out.extend(Case("repeat160", cc.SEED_RECORDS, 160, "idle", 4, 1.0) for _ in range(repeats))
+    if "big20" in selected:
+        out.append(Case("big20", cc.BIG_RECORDS, 20, "idle", 4, k["big20"]))
     if "grid" in selected:
         for wcu in (20, 80, 160):
             for loaders in grid_loaders:
@@ -284,12 +282,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--k", default="", help="compression overrides, e.g. 20=10,spent80=4")
     parser.add_argument("--grid-loaders", default="1,2,4", help="loader counts of the grid")
     parser.add_argument("--data-seed", type=int, default=None, help="sample data seed")
+    parser.add_argument(
+        "--kgrid-k", default=",".join(f"{k:g}" for k in KGRID_K), help="compressions of kgrid"
+    )
+    parser.add_argument("--repeat", type=int, default=REPEATS, help="runs of repeat160")
+    parser.add_argument(
+        "--writer-each",
+        action="store_true",
+        help="measure the loaders' own speed before every case, not once per loader count",
+    )
     args = parser.parse_args(argv)
     selected = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = set(selected) - set(ALL_CASES)
     if unknown:
         parser.error(f"unknown cases {sorted(unknown)}; choose from {', '.join(ALL_CASES)}")
-    todo = cases(selected, parse_k(args.k), [int(n) for n in args.grid_loaders.split(",")])
+    todo = cases(
+        selected,
+        parse_k(args.k),
+        [int(n) for n in args.grid_loaders.split(",")],
+        [float(n) for n in args.kgrid_k.split(",")],
+        args.repeat,
+    )
     data_seed = args.data_seed if args.data_seed is not None else random.randrange(1 << 30)
     print(
         f"statement_pipeline capacity benchmark: {len(todo)} case(s), month {MONTH}, {FILES} "
@@ -306,39 +319,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 MONTH, case.records, FILES, seed=data_seed, quirks=True
             )
         files = months[case.records]
-        if (case.loaders, case.records) not in writers:
+        # With --writer-each, the loaders' own speed is measured again just before each case:
+        # on a machine shared with other work it changes from minute to minute.
+        if args.writer_each or (case.loaders, case.records) not in writers:
             writers[case.loaders, case.records] = measure_writer(files, case.loaders, case.records)
         result = run_case(case, files, writers[case.loaders, case.records])
         print(cc.format_result(result), flush=True)
         results.append(result)
-    report(results, writers, time.monotonic() - started)
+    writer_rates = {
+        key: (m.items_accepted, m.write_s, m.throttled_share) for key, m in writers.items()
+    }
+    cc.report(results, writer_rates, time.monotonic() - started)
     return 0 if all(ok for r in results for _, ok in r.verdicts()) else 1
-
-
-def report(
-    results: list[Result], writers: Mapping[tuple[int, int], Measured], seconds: float
-) -> None:
-    """The loaders' own speeds, the table of cases and the verdicts."""
-    print()
-    print("the loaders' own speed (unlimited table: 40,000 WCU at k=1,000), measured seconds:")
-    for (loaders, records), m in sorted(writers.items()):
-        rate = m.items_accepted / m.write_s if m.write_s else 0.0
-        print(
-            f"  {loaders} loader(s), {records:>7,} statements: write {m.write_s:6.1f} s, "
-            f"{rate:>6,.0f} items/s, {m.throttled_share:.1%} of calls throttled"
-        )
-    print()
-    print("write s, limit s, plan s and seed s are AWS seconds (measured x k); sched s is real")
-    print(cc.HEADER)
-    for r in results:
-        print(cc.format_result(r))
-    print(f"seed's published scheduling: {cc.SEED_SCHEDULING}; 'set by LOADERS': the loaders'")
-    print("own speed on an unlimited table, not the table, sets the limit")
-    print()
-    print("verdicts (targets: write <= 1.25 x limit, <= 15% throttled, exact; d < 44 s):")
-    for line in cc.format_verdicts(results):
-        print(line)
-    print(f"\ncapacity benchmark took {seconds / 60:.1f} min")
 
 
 if __name__ == "__main__":

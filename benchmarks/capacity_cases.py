@@ -2,7 +2,7 @@
 
 Pure arithmetic over what a run measured (no AWS, no Dagster). Times are AWS seconds: the
 capacity model runs `k` times faster than the wall clock, so a measured second is k AWS
-seconds (see statement_pipeline_tests/capacity_model.py, "Time compression").
+seconds (see statement_harness/capacity_model.py, "Time compression").
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-# The capacity model lives with the tests (it is not part of the package).
+# The repository root: the harness (statement_harness/) is not installed with the product.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from statement_pipeline.rules import capacity_plan
-from statement_pipeline_tests.capacity_model import (
+from statement_harness.capacity_model import (
     BURST_SECONDS,
     KEY_WCU,
     PARTITION_WCU,
@@ -25,6 +24,7 @@ from statement_pipeline_tests.capacity_model import (
     min_write_seconds,
     partition_of,
 )
+from statement_pipeline.rules import capacity_plan
 
 TABLE = "statements"  # the real table name: the model hashes keys to partitions with it
 SEED_RECORDS = 23_300
@@ -37,6 +37,7 @@ SEED_SCHEDULING = "153 s from 1 file, 39 s from 4"
 # Targets.
 MAX_RATIO = 1.25
 MAX_THROTTLED_SHARE = 0.15
+MAX_READ_THROTTLED_SHARE = 0.05
 UNCOMPRESSED_TARGET_S = 44.0
 
 
@@ -44,7 +45,7 @@ UNCOMPRESSED_TARGET_S = 44.0
 class Case:
     """One measured import: a table, its burst, the loaders, the time compression."""
 
-    group: str  # grid, spent, ondemand, uncompressed
+    group: str  # grid, spent, ondemand, uncompressed, kgrid, repeat160, big20
     records: int
     wcu: int | None  # None: an on-demand table
     burst: BurstName
@@ -147,6 +148,16 @@ class Result:
     rate_cuts: int | None = None
     settled_ops: int | None = None
     failure: str = ""
+    read_calls: int = 0
+    read_throttled_calls: int = 0
+    # Items all reads of the run read (the proxy's log), over the month's: 1.0 = read once.
+    month_reads: float = 0.0
+    # The finish step's read-back, AWS seconds (its `read_seconds` metadata x k).
+    read_aws_s: float = 0.0
+
+    @property
+    def read_throttled_share(self) -> float:
+        return self.read_throttled_calls / self.read_calls if self.read_calls else 0.0
 
     @property
     def ratio(self) -> float:
@@ -160,6 +171,11 @@ class Result:
                 self.throttled_share <= MAX_THROTTLED_SHARE,
             ),
             ("month exact", self.exact),
+            (
+                f"reads throttled {self.read_throttled_share:.1%} <= "
+                f"{MAX_READ_THROTTLED_SHARE:.0%}",
+                self.read_throttled_share <= MAX_READ_THROTTLED_SHARE,
+            ),
         ]
         if self.case.group == "uncompressed":
             checks.append(
@@ -174,7 +190,8 @@ class Result:
 HEADER = (
     f"{'case':<12} {'table':>9} {'burst':>5} {'ldrs':>4} {'k':>4} {'write s':>8} "
     f"{'limit s':>8} {'set by':<16} {'ratio':>5} {'thrtl':>6} {'exact':>5} {'plan s':>7} "
-    f"{'seed s':>8} {'sched s':>7} {'cuts':>4} {'settled':>7}"
+    f"{'seed s':>8} {'sched s':>7} {'cuts':>4} {'settled':>7} {'reads':>6} {'rthrtl':>6} "
+    f"{'x month':>7} {'read s':>7}"
 )
 
 
@@ -190,7 +207,8 @@ def format_result(r: Result) -> str:
         f"{r.write_aws_s:>8.1f} {r.limit.aws_seconds:>8.1f} {r.limit.set_by:<16} "
         f"{r.ratio:>5.2f} {r.throttled_share:>6.1%} {'yes' if r.exact else 'NO':>5} "
         f"{r.planner_s:>7.1f} {c.seed_published:>8} {sched:>7} {_int(r.rate_cuts):>4} "
-        f"{_int(r.settled_ops):>7}"
+        f"{_int(r.settled_ops):>7} {r.read_calls:>6} {r.read_throttled_share:>6.1%} "
+        f"{r.month_reads:>7.2f} {r.read_aws_s:>7.1f}"
     )
     return line + (f"  {r.failure}" if r.failure else "")
 
@@ -203,3 +221,60 @@ def format_verdicts(results: list[Result]) -> list[str]:
         parts = [f"{text} {'PASS' if ok else 'MISS'}" for text, ok in r.verdicts()]
         lines.append(f"  {name:<34} " + "; ".join(parts))
     return lines
+
+
+MARKDOWN_HEADER = (
+    "| case | table | burst | loaders | k | write s | limit s | set by | ratio | thrtl | reads "
+    "| read thrtl | month read x | read s | exact | cuts | settled |\n"
+    "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: "
+    "| ---: | --- | ---: | ---: |"
+)
+
+
+def format_markdown(r: Result) -> str:
+    """One row of the docs' table (docs/benchmarks.md)."""
+    c = r.case
+    return (
+        f"| {c.group} | {c.table_label} | {c.burst_label} | {c.loaders} | {c.k:g} | "
+        f"{r.write_aws_s:.1f} | {r.limit.aws_seconds:.1f} | {r.limit.set_by} | "
+        f"{r.ratio:.2f} | {r.throttled_share:.1%} | {r.read_calls} | "
+        f"{r.read_throttled_share:.1%} | {r.month_reads:.2f} | {r.read_aws_s:.1f} | "
+        f"{'yes' if r.exact else 'NO'} | "
+        f"{_int(r.rate_cuts)} | {_int(r.settled_ops)} |"
+    )
+
+
+def report(
+    results: list[Result],
+    writers: Mapping[tuple[int, int], tuple[int, float, float]],
+    seconds: float,
+) -> None:
+    """The loaders' own speeds ((loaders, records) -> items, write s, throttled share), the
+    table of cases, the verdicts and the docs' Markdown table."""
+    print()
+    print("the loaders' own speed (unlimited table: 40,000 WCU at k=1,000), measured seconds:")
+    for (loaders, records), (items, write_s, throttled) in sorted(writers.items()):
+        rate = items / write_s if write_s else 0.0
+        print(
+            f"  {loaders} loader(s), {records:>7,} statements: write {write_s:6.1f} s, "
+            f"{rate:>6,.0f} items/s, {throttled:.1%} of calls throttled"
+        )
+    print()
+    print("write s, limit s, plan s and seed s are AWS seconds (measured x k); sched s is real")
+    print(HEADER)
+    for r in results:
+        print(format_result(r))
+    print(f"seed's published scheduling: {SEED_SCHEDULING}; 'set by LOADERS': the loaders'")
+    print("own speed on an unlimited table, not the table, sets the limit")
+    print()
+    print(
+        "verdicts (targets: write <= 1.25 x limit, <= 15% of write calls and <= 5% of read "
+        "calls throttled, exact; uncompressed < 44 s):"
+    )
+    for line in format_verdicts(results):
+        print(line)
+    print()
+    print(MARKDOWN_HEADER)
+    for r in results:
+        print(format_markdown(r))
+    print(f"\ncapacity benchmark took {seconds / 60:.1f} min")

@@ -299,6 +299,12 @@ def materialize(period: str, config: Mapping[str, Any], env: Mapping[str, str]) 
         )
 
 
+def own_read_seconds(run: RunRecord) -> float:
+    """Seconds of the finish step's own read of the month (0 when it made none)."""
+    rows = run.materializations.get("loaded_statements", {}).get("month_read") or []
+    return sum(float(r["seconds"]) for r in rows if r.get("read") == "finish_load")
+
+
 def metadata_float(run: RunRecord, asset: str, name: str) -> float | None:
     """A numeric metadata value of an asset's materialization (None when absent)."""
     value = run.materializations.get(asset, {}).get(name)

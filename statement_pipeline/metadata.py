@@ -48,6 +48,16 @@ FILE_COLUMNS: Columns = (
     ("source", "string", "The file's s3:// URL."),
 )
 
+READ_COLUMNS: Columns = (
+    ("read", "string", "Which read of the month: before writing, or the proof after loading."),
+    ("items", "int", "Items of the month it read."),
+    ("consistent", "bool", "Strongly consistent (a proof) or eventually consistent."),
+    ("query_calls", "int", "Query pages it took."),
+    ("throttled_calls", "int", "Query pages the table refused (asked again, paced)."),
+    ("consumed_rcu", "float", "Read units DynamoDB reported consumed (moto reports none)."),
+    ("seconds", "float", "From its first Query to its last page."),
+)
+
 _REASON_COLUMNS: Columns = (
     ("reason", "string", "The rule the row broke (never a value)."),
     ("rows", "int", "Rejected rows of the month for this reason."),

@@ -28,6 +28,7 @@ from statement_pipeline.rules.names import (
     normalize_prefix,
 )
 from statement_pipeline.rules.progress import PROGRESS_SECONDS
+from statement_pipeline.rules.read_budget import DEFAULT_READ_SHARE
 from statement_pipeline.rules.s3_links import AWS_DEFAULT, s3_url
 
 
@@ -181,6 +182,10 @@ class DynamoDBResource(ResourceWithBoto3Configuration):
             validate=clients.BATCH_WRITE_VALIDATION,
         )
 
+    def get_read_client(self) -> Any:
+        """The month reader's client: one attempt per Query page, the read budget retries."""
+        return boto3_client(self, "dynamodb", max_attempts=clients.READ_ATTEMPTS)
+
     def points_at(self) -> str:
         """What the resource points at, for the first lines of a run's log."""
         return f"table: {self.table_name} (DynamoDB, {_location(self, 'dynamodb')})"
@@ -243,6 +248,15 @@ class ImportTuning(dg.ConfigurableResource):
             "Optional cap: the share of the table's sustained write rate this import may use "
             "(for a table shared with other writers; then no burst is spent). Empty: use what "
             "the table grants, burst credits included."
+        ),
+    )
+    read_share: float = Field(
+        default=DEFAULT_READ_SHARE,
+        gt=0,
+        le=1,
+        description=(
+            "Share of the table's sustained read rate the import's reads of the month settle "
+            "at once the read burst is spent; the rest is left to the statement API."
         ),
     )
     messages_per_receive: int = Field(default=10, ge=1, le=10, description="ReceiveMessage batch.")

@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 import statement_samples as sample
+from statement_harness import scenarios
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.bootstrap import TableSettings, bootstrap_from_environment
 from statement_pipeline.aws.table import count_month
@@ -30,7 +31,6 @@ from statement_pipeline.cli.prod_stack import BIN, IO_BUCKET, ProdStack
 from statement_pipeline.local_aws.server import LocalAws
 from statement_pipeline.rules.names import Names
 from statement_pipeline.supervision.service import Service, free_port
-from statement_pipeline_tests import scenarios
 from statement_pipeline_tests.conftest import REGION, fake_aws_settings
 from statement_pipeline_tests.processes import describe_runs, month_runs, wait_for
 

@@ -15,6 +15,7 @@ import dagster as dg
 import dagster_slack.sensors
 import pytest
 
+from statement_harness.scenarios import NAMES, put_files, setup_aws
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.alerts import publish_alert
 from statement_pipeline.cli.job_runner import import_job, run_import
@@ -23,7 +24,6 @@ from statement_pipeline.local_aws.alert_inbox import Inbox, fields_of, subscribe
 from statement_pipeline.rules.alerts import Alert
 from statement_pipeline.rules.csv_records import COLUMNS
 from statement_pipeline.rules.items import key_of
-from statement_pipeline_tests.scenarios import NAMES, put_files, setup_aws
 from statement_samples import generate_rows, render_csv
 
 MONTH = "2026-04"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from statement_harness.scenarios import put_files
 from statement_pipeline.aws.bootstrap import bootstrap_from_environment
 from statement_pipeline.local_aws.alert_inbox import fields_of, subscribed_inbox
 from statement_pipeline.rules.csv_records import COLUMNS
@@ -27,7 +28,6 @@ from statement_pipeline_tests.processes import (
     month_runs,
     wait_for,
 )
-from statement_pipeline_tests.scenarios import put_files
 from statement_samples import generate_rows, render_csv
 
 MONTH = "2026-03"

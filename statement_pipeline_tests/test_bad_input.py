@@ -11,11 +11,7 @@ from typing import Any
 
 import pytest
 
-from statement_pipeline.aws import clients
-from statement_pipeline.cli.job_runner import RunReport
-from statement_pipeline.rules.csv_records import COLUMNS
-from statement_pipeline.rules.items import to_item
-from statement_pipeline_tests.scenarios import (
+from statement_harness.scenarios import (
     NAMES,
     assert_month_exact,
     month_items,
@@ -25,6 +21,10 @@ from statement_pipeline_tests.scenarios import (
     run_in_process,
     setup_aws,
 )
+from statement_pipeline.aws import clients
+from statement_pipeline.cli.job_runner import RunReport
+from statement_pipeline.rules.csv_records import COLUMNS
+from statement_pipeline.rules.items import to_item
 from statement_samples import bad_rows_corpus, generate_rows, render_csv
 
 MONTH = "2025-03"

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from statement_harness import scenarios
 from statement_pipeline.aws.bootstrap import bootstrap_from_environment
 from statement_pipeline.local_aws.server import free_port
 from statement_pipeline.rules.names import Names
-from statement_pipeline_tests import scenarios
 from statement_pipeline_tests.processes import (
     BIN,
     background,

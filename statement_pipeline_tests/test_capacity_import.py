@@ -11,23 +11,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from statement_harness.capacity_proxy import CapacityProxy
+from statement_harness.scenarios import (
+    assert_month_exact,
+    put_files,
+    run_in_process,
+    setup_aws,
+)
+from statement_harness.spent_burst import SpentAtFirstWrite
 from statement_pipeline.aws.bootstrap import TableSettings
 from statement_pipeline.cli.job_runner import RunReport, loader_totals, tuning_run_config
 from statement_pipeline.rules import capacity_plan
 from statement_pipeline.rules.capacity_plan import Table
 from statement_pipeline.rules.csv_records import COLUMNS
 from statement_pipeline.rules.items import shard_of
-from statement_pipeline_tests.capacity_proxy import CapacityProxy
-from statement_pipeline_tests.scenarios import (
-    assert_month_exact,
-    put_files,
-    run_in_process,
-    setup_aws,
-)
 from statement_samples import generate_rows, render_csv
 
 MONTH = "2026-04"
@@ -67,25 +67,6 @@ def _import(period: str, home: Path) -> RunReport:
     assert report.success, report.failure
     assert all(c.passed for c in report.checks), report.checks
     return report
-
-
-class SpentAtFirstWrite(CapacityProxy):
-    """Another writer spends the table's burst just as the load begins.
-
-    A table left empty while the month is scheduled saves up capacity again (as DynamoDB
-    does), so only emptying it at the first write makes a spent-burst case exact.
-    """
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._spent: set[str] = set()
-
-    def _batch_write(self, call: Any) -> Any:
-        for table in call.request.get("RequestItems") or {}:
-            if table not in self._spent:
-                self._spent.add(table)
-                self.set_burst(table, "empty")
-        return super()._batch_write(call)
 
 
 def test_throttled_mid_month_the_table_ends_exact(model: CapacityProxy, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from statement_pipeline_tests.capacity_model import (
+from statement_harness.capacity_model import (
     Burst,
     CapacityModel,
     TableCapacity,
@@ -23,7 +23,8 @@ from statement_pipeline_tests.capacity_model import (
     read_units,
     write_units,
 )
-from statement_pipeline_tests.capacity_proxy import CapacityProxy
+from statement_harness.capacity_proxy import CapacityProxy
+from statement_pipeline.aws import clients
 
 # `max_attempts` counts retries (1 = one retry); `total_max_attempts` counts the first try too.
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
@@ -53,7 +54,7 @@ def offer(model: CapacityModel, keys: Sequence[str], table: str = "t") -> int:
     """Offer one 1-WCU put per key, in batches of 25; how many were accepted."""
     accepted = 0
     for start in range(0, len(keys), 25):
-        batch = [WriteItem(table, key, 1, 100) for key in keys[start : start + 25]]
+        batch = [WriteItem(table, key, 1) for key in keys[start : start + 25]]
         accepted += sum(model.write(batch).accepted)
     return accepted
 
@@ -181,18 +182,9 @@ def test_time_compression_scales_rates_and_keeps_burst_units() -> None:
     assert totals == [3090, 3090]
 
 
-def test_read_cost_strong_eventual_and_count_by_mean_size() -> None:
-    assert read_units(5000, consistent=True) == 2
-    assert read_units(5000, consistent=False) == 1
-    assert read_units(0, consistent=False) == 0.5
-    model, _ = model_with(TableCapacity.provisioned(1000))
-    model.write([WriteItem("t", f"k{i}", 2, 2000) for i in range(10)])
-    assert model.mean_item_size("t") == 2000
-    # Select=COUNT returns no items, yet 10 items of 2,000 B were read.
-    assert model.page_read_units("t", None, 10, 10, True) == 5
-    assert model.page_read_units("t", None, 10, 10, False) == 2.5
-    # A filter dropped 6 of the 10 items read: they are charged too.
-    assert model.page_read_units("t", 4 * 2000, 4, 10, True) == 5
+def test_read_units_per_started_4_kb_halved_when_eventually_consistent() -> None:
+    assert [read_units(n, consistent=True) for n in (0, 1, 4096, 4097, 8193)] == [1, 1, 1, 2, 3]
+    assert [read_units(n, consistent=False) for n in (0, 4096, 4097, 8193)] == [0.5, 0.5, 1, 1.5]
 
 
 def test_reads_throttle_while_the_read_bucket_is_in_debt() -> None:
@@ -323,6 +315,30 @@ def test_proxy_on_demand_throttles_with_throttling_exception(
     assert len(stored_keys(dynamodb, "ondemand")) == 10
 
 
+def test_proxy_says_why_a_call_was_refused_and_the_client_reads_it(
+    dynamodb: Any, proxy: CapacityProxy, clock: FakeClock
+) -> None:
+    """A hot key refuses with KeyRange (burst may remain); an empty table bucket does not."""
+    create_table(dynamodb, "statements", wcu=40_000)
+    client = via(proxy)
+    client.describe_table(TableName="statements")
+    clock.now = 1.0  # the empty table bucket holds 40,000 units; one key takes 1,000 a second
+    # 40 units an item (40 KB): the key's 1,000 units are gone after 25 of them.
+    hot = [{"PutRequest": {"Item": {"pk": {"S": "hot"}, "v": {"S": "x" * 40 * 1000}}}}]
+    for _ in range(25):
+        client.batch_write_item(RequestItems={"statements": hot})
+    with pytest.raises(ClientError) as refused:
+        client.batch_write_item(RequestItems={"statements": hot})
+    reasons = refused.value.response["ThrottlingReasons"]
+    assert reasons[0]["reason"] == "TableWriteKeyRangeThroughputExceeded"
+    assert clients.partition_limited(refused.value)
+    create_table(dynamodb, "small", wcu=1)
+    client.describe_table(TableName="small")  # learned now, its burst empty
+    with pytest.raises(ClientError) as spent:
+        client.batch_write_item(RequestItems={"small": puts(spread(25))})
+    assert not clients.partition_limited(spent.value)
+
+
 def test_proxy_describe_table_shows_compressed_capacity(dynamodb: Any, moto_endpoint: str) -> None:
     create_table(dynamodb, "statements", wcu=5, rcu=2)
     with CapacityProxy(moto_endpoint, k=60) as proxy:
@@ -387,6 +403,66 @@ def test_proxy_throttles_reads_while_the_read_bucket_is_in_debt(
         client.batch_get_item(RequestItems={"statements": {"Keys": [{"pk": {"S": "b"}}]}})
     stats = proxy.stats()
     assert (stats.read_calls, stats.read_throttled_calls, stats.read_units) == (4, 3, 1.0)
+
+
+# 10 items of 2,009 bytes under one key value: "pk" + "a" (3), "sk" + "s0N" (5), "v" + 2,000.
+PAGE_ITEMS = 10
+PAGE_UNITS_STRONG = 5.0  # 20,090 bytes in started 4 KB blocks
+PAGE_UNITS_EVENTUAL = 2.5
+
+
+def _sorted_table(client: Any) -> None:
+    client.create_table(
+        TableName="paged",
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        ProvisionedThroughput={"ReadCapacityUnits": 1000, "WriteCapacityUnits": 1000},
+    )
+    for i in range(PAGE_ITEMS):
+        item = {"pk": {"S": "a"}, "sk": {"S": f"s{i:02d}"}, "v": {"S": "x" * 2000}}
+        client.put_item(TableName="paged", Item=item)
+
+
+@pytest.mark.parametrize(
+    ("narrowing", "consistent", "units"),
+    [
+        ({}, True, PAGE_UNITS_STRONG),
+        ({}, False, PAGE_UNITS_EVENTUAL),
+        ({"Select": "COUNT"}, True, PAGE_UNITS_STRONG),
+        ({"Select": "COUNT"}, False, PAGE_UNITS_EVENTUAL),
+        ({"ProjectionExpression": "sk"}, True, PAGE_UNITS_STRONG),
+        (
+            {"FilterExpression": "v = :none", "ExpressionAttributeValues": {":none": {"S": "-"}}},
+            True,
+            PAGE_UNITS_STRONG,
+        ),
+    ],
+)
+def test_proxy_charges_a_query_page_for_the_items_read_whatever_it_returns(
+    dynamodb: Any, moto_endpoint: str, narrowing: dict[str, Any], consistent: bool, units: float
+) -> None:
+    """Items written around the proxy (it has seen no put), read back narrowed or whole."""
+    _sorted_table(dynamodb)
+    with CapacityProxy(moto_endpoint) as proxy:
+        values = {":k": {"S": "a"}, **narrowing.pop("ExpressionAttributeValues", {})}
+        answer = via(proxy).query(
+            TableName="paged",
+            KeyConditionExpression="pk = :k",
+            ExpressionAttributeValues=values,
+            ConsistentRead=consistent,
+            ReturnConsumedCapacity="TOTAL",
+            **narrowing,
+        )
+        stats = proxy.stats()
+    assert answer["ScannedCount"] == PAGE_ITEMS
+    assert answer["ConsumedCapacity"]["CapacityUnits"] == units
+    assert stats.read_units == units
 
 
 def test_proxy_passes_other_services_through(proxy: CapacityProxy) -> None:

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from statement_pipeline.cli.job_runner import loader_totals
-from statement_pipeline_tests.processes import loaded_metadata
-from statement_pipeline_tests.scenarios import (
+from statement_harness.scenarios import (
     assert_month_exact,
     put_files,
     queue_depth,
@@ -18,6 +16,8 @@ from statement_pipeline_tests.scenarios import (
     run_cli,
     setup_aws,
 )
+from statement_pipeline.cli.job_runner import loader_totals
+from statement_pipeline_tests.processes import loaded_metadata
 from statement_samples import generate_rows, write_month
 
 MONTHS = ["2024-01", "2024-02", "2024-03"]

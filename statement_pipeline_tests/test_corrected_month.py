@@ -9,10 +9,7 @@ from typing import Any
 
 import pytest
 
-from statement_pipeline.aws import clients
-from statement_pipeline.cli import main
-from statement_pipeline.rules.csv_records import COLUMNS, MONEY_COLUMNS
-from statement_pipeline_tests.scenarios import (
+from statement_harness.scenarios import (
     NAMES,
     assert_month_exact,
     delete_file,
@@ -24,6 +21,9 @@ from statement_pipeline_tests.scenarios import (
     setup_aws,
     sources_of,
 )
+from statement_pipeline.aws import clients
+from statement_pipeline.cli import main
+from statement_pipeline.rules.csv_records import COLUMNS, MONEY_COLUMNS
 from statement_samples import generate_rows, render_csv
 
 MONTH = "2025-08"

@@ -16,6 +16,7 @@ import dagster as dg
 import pytest
 
 import statement_samples as sample
+from statement_harness import scenarios
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.bootstrap import TableSettings
 from statement_pipeline.aws.table import count_month
@@ -23,7 +24,6 @@ from statement_pipeline.cli.job_runner import tuning_run_config
 from statement_pipeline.cli.prod_stack import IO_BUCKET, WORKERS, ProdStack
 from statement_pipeline.definitions import IO_PREFIX
 from statement_pipeline.local_aws.server import LocalAws
-from statement_pipeline_tests import scenarios
 from statement_pipeline_tests.distributed_stack import (
     LOADER_PREFIX,
     RECOVERY_DEADLINE,

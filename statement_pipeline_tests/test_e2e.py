@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from statement_harness import scenarios
 from statement_pipeline.aws import clients
 from statement_pipeline.rules.csv_records import COLUMNS, NUMBER_COLUMNS, Record, StatementReader
-from statement_pipeline_tests import scenarios
 from statement_samples import write_month
 
 MONTH = "2026-10"

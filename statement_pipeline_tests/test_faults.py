@@ -7,16 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from statement_pipeline.cli.job_runner import RunReport, loader_totals, tuning_run_config
-from statement_pipeline.rules.csv_records import COLUMNS
-from statement_pipeline_tests.faultproxy import (
+from statement_harness.faultproxy import (
     FaultProxy,
     failed_entries,
     server_error,
     throttle,
     unprocessed,
 )
-from statement_pipeline_tests.scenarios import (
+from statement_harness.scenarios import (
     assert_month_exact,
     merge,
     put_files,
@@ -27,6 +25,8 @@ from statement_pipeline_tests.scenarios import (
     run_in_process,
     setup_aws,
 )
+from statement_pipeline.cli.job_runner import RunReport, loader_totals, tuning_run_config
+from statement_pipeline.rules.csv_records import COLUMNS
 from statement_samples import generate_rows, render_csv, write_month
 
 MONTH = "2025-11"

@@ -28,6 +28,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
+from statement_harness.scenarios import cli_command
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.bootstrap import bootstrap
 from statement_pipeline.aws.queue import queue_depth
@@ -45,7 +46,6 @@ from statement_pipeline.rules.s3_layout import month_prefix, rejects_key
 from statement_pipeline.rules.write_budget import WriteBudget
 from statement_pipeline.sensors import statement_file_sensor
 from statement_pipeline_tests.conftest import REGION
-from statement_pipeline_tests.scenarios import cli_command
 from statement_pipeline_tests.test_iam import ACCOUNT, create_policy_user
 from statement_samples import generate_rows, render_csv
 

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from statement_harness.scenarios import (
+    NAMES,
+    assert_month_exact,
+    put_files,
+    run_in_process,
+    setup_aws,
+)
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.dry_run import diff_month
 from statement_pipeline.cli.job_runner import RunReport, tuning_run_config
@@ -16,13 +23,6 @@ from statement_pipeline.rules.month_plan import (
     FileRef,
     MonthPlan,
     decide_writes,
-)
-from statement_pipeline_tests.scenarios import (
-    NAMES,
-    assert_month_exact,
-    put_files,
-    run_in_process,
-    setup_aws,
 )
 from statement_samples import generate_rows, render_csv
 

@@ -6,13 +6,7 @@ import signal
 import time
 from pathlib import Path
 
-from statement_pipeline.aws import clients
-from statement_pipeline.aws.bootstrap import TableSettings
-from statement_pipeline.aws.table import count_month
-from statement_pipeline.cli.job_runner import tuning_run_config
-from statement_pipeline.rules.csv_records import COLUMNS
-from statement_pipeline.supervision.service import Service
-from statement_pipeline_tests.scenarios import (
+from statement_harness.scenarios import (
     CLI_TIMEOUT,
     NAMES,
     assert_month_exact,
@@ -27,6 +21,12 @@ from statement_pipeline_tests.scenarios import (
     setup_aws,
     write_config,
 )
+from statement_pipeline.aws import clients
+from statement_pipeline.aws.bootstrap import TableSettings
+from statement_pipeline.aws.table import count_month
+from statement_pipeline.cli.job_runner import tuning_run_config
+from statement_pipeline.rules.csv_records import COLUMNS
+from statement_pipeline.supervision.service import Service
 from statement_samples import generate_rows, render_csv
 
 MONTH = "2025-07"

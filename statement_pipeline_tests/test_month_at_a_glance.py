@@ -13,10 +13,10 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from statement_harness import scenarios
 from statement_pipeline.assets import loaded_statements, scheduled_statements
 from statement_pipeline.local_aws.server import LocalAws
 from statement_pipeline.rules.csv_records import COLUMNS
-from statement_pipeline_tests import scenarios
 from statement_samples import generate_rows, render_csv
 
 MONTH = "2026-10"
@@ -101,8 +101,14 @@ def test_a_real_imports_figures_match_the_table_with_loader_and_file_tables_and_
         "throttled_writes": sum(int(i["write_attempts"]["N"]) - 1 for i in items),
         "consumed_wcu": len(items),
         "load_seconds": loaded["load_seconds"].value,
+        # moto fakes ConsumedCapacity: what it reported for the read below.
+        "consumed_rcu": loaded["consumed_rcu"].value,
     }
     assert len(items) == 1_000
+    # The read that proves the month is the finish step's, of every item the scan finds.
+    (proof,) = [r.data for r in loaded["month_read"].records]
+    assert (proof["read"], proof["items"], proof["consistent"]) == ("finish_load", 1_000, True)
+    assert proof["consumed_rcu"] == loaded["consumed_rcu"].value
     assert "provisioned_wcu" not in loaded  # an on-demand table has none
     assert _numbers(scheduled)["rows"] == 1_012
 

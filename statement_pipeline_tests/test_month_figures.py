@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from statement_harness import scenarios
 from statement_pipeline.assets import loaded_statements, scheduled_statements
 from statement_pipeline.aws.table import BatchWriter
 from statement_pipeline.checks import statement_checks
@@ -14,7 +15,6 @@ from statement_pipeline.rules.items import LOADED_AT, WRITE_ATTEMPTS, mark_refus
 from statement_pipeline.rules.month_figures import StoredItem, month_figures, timestamp
 from statement_pipeline.rules.month_plan import id_digest
 from statement_pipeline.rules.write_budget import WriteBudget
-from statement_pipeline_tests import scenarios
 from statement_samples import generate_rows, write_month
 
 SOURCES = {"a.csv": '"e1"', "b.csv": '"e2"'}

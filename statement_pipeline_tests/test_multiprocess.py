@@ -8,8 +8,8 @@ from pathlib import Path
 import dagster as dg
 
 import statement_samples as sample
+from statement_harness import scenarios
 from statement_pipeline.cli.job_runner import loader_totals, run_import, tuning_run_config
-from statement_pipeline_tests import scenarios
 
 MONTH = "2026-03"
 # 8 messages of 250 records: enough for each of the 4 loader processes to take some.

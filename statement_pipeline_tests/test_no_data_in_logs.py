@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from statement_pipeline.aws import clients
-from statement_pipeline.rules.csv_records import COLUMNS, MONEY_COLUMNS
-from statement_pipeline_tests.scenarios import (
+from statement_harness.scenarios import (
     put_files,
     queue_urls,
     run_cli,
     run_in_process,
     setup_aws,
 )
+from statement_pipeline.aws import clients
+from statement_pipeline.rules.csv_records import COLUMNS, MONEY_COLUMNS
 from statement_samples import bad_rows_corpus, generate_rows, render_csv
 
 MONTH = "2025-05"

@@ -87,7 +87,7 @@ def _numeric(metadata: dict[str, object]) -> dict[str, object]:
     }
 
 
-def test_the_months_figures_are_few_and_leave_room_for_read_units_and_capacity_cost() -> None:
+def test_the_months_figures_are_few_and_leave_room_for_the_capacity_cost() -> None:
     metadata = loading_metadata(_loaded(written=23_300, write_capacity=160))
     assert _numeric(metadata) == {
         "statements": 23_300,
@@ -100,6 +100,7 @@ def test_the_months_figures_are_few_and_leave_room_for_read_units_and_capacity_c
         "consumed_wcu": 23_300,
         "provisioned_wcu": 160,
         "load_seconds": 25.0,
+        "consumed_rcu": 0.0,
     }
     assert len(_numeric(metadata)) + RESERVED_FIGURES <= MAX_NUMERIC_FIGURES == 12
     assert metadata["first_write"] == "1970-01-01T00:16:40.000+00:00"

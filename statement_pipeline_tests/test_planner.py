@@ -68,7 +68,8 @@ def test_a_spent_burst_leaves_the_provisioned_rate() -> None:
     spent = planner.plan_import(23_300, Table(160, 160, "spent"), item_bytes=300)
     assert idle.write.throttled_units == 0
     assert spent.write.seconds == pytest.approx(23_300 / 160)
-    assert spent.check_seconds == pytest.approx(idle.read_units / 160)
+    # No read burst either: the month is read back at 80% of 160 RCU.
+    assert spent.read_seconds == pytest.approx(idle.read_units / (0.8 * 160))
 
 
 def test_the_seed_design_is_replayed_under_one_key() -> None:
@@ -84,8 +85,20 @@ def test_large_items_cost_a_unit_per_started_kilobyte_and_reads_per_4_kb() -> No
     p = planner.plan_import(1_000, Table(100, 100), item_bytes=2_049)
     assert p.units_per_item == 3
     assert p.units == 3_000
-    # Read back twice: by the finish step and by the count check.
-    assert p.read_units == pytest.approx(2 * 1_000 * 2_049 / 4096)
+    # Read back once, strongly consistent (the count check reuses the finish step's read).
+    assert p.read_units == pytest.approx(1_000 * 2_049 / 4096)
+
+
+def test_the_read_back_spends_the_read_burst_then_paces_at_the_read_share() -> None:
+    """233,000 items of 400 bytes on 20 RCU: 22,754 units; 6,000 saved, read at one
+    partition's 3,000 units/s while they last, the rest at 80% of 20 = 16 units/s."""
+    p = planner.plan_import(233_000, Table(20, 20, "idle"), item_bytes=400)
+    assert p.read_units == pytest.approx(233_000 * 400 / 4096)
+    in_burst_s = 6_000 / (3_000 - 20)  # the bucket drains at 3,000 read, 20 refilled
+    rest = p.read_units - 3_000 * in_burst_s
+    assert p.read_seconds == pytest.approx(in_burst_s + rest / 16)
+    shared = planner.plan_import(233_000, Table(20, 20, "idle"), item_bytes=400, read_share=0.5)
+    assert shared.read_seconds == pytest.approx(in_burst_s + rest / 10)
 
 
 def test_slow_loaders_are_the_limit() -> None:
@@ -95,13 +108,13 @@ def test_slow_loaders_are_the_limit() -> None:
     assert p.write.limited_by == "the loaders' own speed"
 
 
-def test_the_count_check_never_dominates_with_bootstraps_default_reads() -> None:
-    """bootstrap provisions as many read units as write units: the check stays small."""
+def test_the_read_back_never_dominates_with_bootstraps_default_reads() -> None:
+    """bootstrap provisions as many read units as write units: the read-back stays small."""
     for records in (23_300, 233_000):
         for wcu in (20, 80, 160):
             for burst in ("idle", "spent"):
                 p = planner.plan_import(records, Table(wcu, wcu, burst), item_bytes=338)
-                assert p.check_seconds < 0.2 * p.write.seconds, (records, wcu, burst)
+                assert p.read_seconds < 0.2 * p.write.seconds, (records, wcu, burst)
 
 
 @pytest.mark.parametrize(
@@ -111,6 +124,7 @@ def test_the_count_check_never_dominates_with_bootstraps_default_reads() -> None
         ({"records": 10, "table": Table(0)}, "wcu"),
         ({"records": 10, "table": Table(10), "loaders": 0}, "loaders"),
         ({"records": 10, "table": Table(10), "loader_rate": 0}, "rate"),
+        ({"records": 10, "table": Table(10), "read_share": 0}, "read share"),
     ],
 )
 def test_nonsense_is_refused(kwargs: dict, message: str) -> None:
@@ -127,7 +141,9 @@ def test_plan_command_shows_the_arithmetic(capsys: pytest.CaptureFixture[str]) -
     assert "32 partition-key values per month over 1 partition(s)" in out
     assert "while the burst lasts" in out
     assert "at the 20 provisioned units/s: 865 s" in out
-    assert "count check" in out
+    assert "read-back       1 x 23,300 x" in out
+    assert "then 80% of 20 RCU = 16 units/s" in out
+    assert "re-run          of an unchanged month: nothing written" in out
     assert "seed's design" in out
 
 

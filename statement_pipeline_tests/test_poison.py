@@ -5,11 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from statement_pipeline.aws import clients
-from statement_pipeline.cli.job_runner import loader_totals
-from statement_pipeline.rules.csv_records import COLUMNS
-from statement_pipeline.rules.messages import RecordBatch, encode
-from statement_pipeline_tests.scenarios import (
+from statement_harness.scenarios import (
     NAMES,
     assert_month_exact,
     drain_messages,
@@ -19,6 +15,10 @@ from statement_pipeline_tests.scenarios import (
     run_in_process,
     setup_aws,
 )
+from statement_pipeline.aws import clients
+from statement_pipeline.cli.job_runner import loader_totals
+from statement_pipeline.rules.csv_records import COLUMNS
+from statement_pipeline.rules.messages import RecordBatch, encode
 from statement_samples import generate_rows, render_csv
 
 MONTH = "2025-09"

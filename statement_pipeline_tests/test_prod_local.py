@@ -21,12 +21,12 @@ from pathlib import Path
 import psutil
 import pytest
 
+from statement_harness import scenarios
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.table import count_month
 from statement_pipeline.cli.dev import month_shift
 from statement_pipeline.local_aws.alert_inbox import fields_of, subscribed_inbox
 from statement_pipeline.supervision.service import Service, free_port
-from statement_pipeline_tests import scenarios
 from statement_pipeline_tests.distributed_stack import kill_tree, require_servers
 from statement_pipeline_tests.processes import BIN, ui_run_ids, ui_run_statuses, wait_for
 

@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
+from statement_harness.scenarios import put_files, run_in_process, setup_aws
 from statement_pipeline import cli
 from statement_pipeline.aws.s3_files import list_month_files
 from statement_pipeline.definitions import defs
@@ -32,7 +33,6 @@ from statement_pipeline.rules.iam_lint import lint_policy
 from statement_pipeline.rules.iam_policy import bootstrap_policy, run_policy
 from statement_pipeline.rules.names import Names
 from statement_pipeline_tests.conftest import REGION
-from statement_pipeline_tests.scenarios import put_files, run_in_process, setup_aws
 from statement_samples import generate_rows, render_csv
 
 ROOT = Path(__file__).resolve().parents[1]

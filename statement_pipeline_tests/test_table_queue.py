@@ -6,6 +6,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from statement_pipeline.aws.queue import SendFailed, delete_messages, send_messages
+from statement_pipeline.aws.queue_drainer import Drainer, DrainSettings, MonthProgress
+from statement_pipeline.aws.s3_files import SourceVersions
 from statement_pipeline.aws.table import BatchWriter
 from statement_pipeline.rules.backoff import Backoff
 from statement_pipeline.rules.write_budget import WriteBudget
@@ -157,3 +159,58 @@ def test_failed_deletes_are_retried() -> None:
     assert sorted(queue.deleted) == sorted(f"r{i}" for i in range(12))
     assert stats.deleted == 12
     assert stats.failed == []
+
+
+class QuietQueue:
+    """Nothing visible; `out_of_sight` messages in flight (held by some worker)."""
+
+    def __init__(self, out_of_sight: int) -> None:
+        self.out_of_sight = out_of_sight
+
+    def receive_message(self, **_: Any) -> dict:
+        return {"Messages": []}
+
+    def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict:
+        in_flight = str(self.out_of_sight)
+        return {
+            "Attributes": {
+                "ApproximateNumberOfMessages": "0",
+                "ApproximateNumberOfMessagesNotVisible": in_flight,
+                "ApproximateNumberOfMessagesDelayed": "0",
+            }
+        }
+
+
+def _idle_worker(out_of_sight: int, held: int, month_reads: list[int]) -> Drainer:
+    """A worker that finds nothing to receive while its op's others hold `held` messages."""
+    progress = MonthProgress("2026-10", 100, {"a.csv": '"e"'})
+    progress.hold(held)
+
+    def month_complete() -> bool:
+        month_reads.append(1)
+        return True
+
+    return Drainer(
+        sqs=QuietQueue(out_of_sight),
+        queue_url="q",
+        dlq_url="dlq",
+        writer=BatchWriter(FlakyTable(0), "t", _budget(), NO_SLEEP),
+        sources=SourceVersions(None, "bucket"),
+        month_complete=month_complete,
+        settings=DrainSettings(wait_seconds=0, complete_check_seconds=0, poll_pause_seconds=0),
+        backoff=NO_SLEEP,
+        progress=progress,
+    )
+
+
+def test_a_worker_leaves_without_reading_the_month_when_its_op_holds_what_is_in_flight() -> None:
+    month_reads: list[int] = []
+    _idle_worker(out_of_sight=3, held=3, month_reads=month_reads).drain()
+    assert month_reads == []
+
+
+def test_messages_held_elsewhere_make_an_idle_worker_read_the_month() -> None:
+    """Another run (or a dead one) holds messages: only the table can say the month is done."""
+    month_reads: list[int] = []
+    _idle_worker(out_of_sight=3, held=1, month_reads=month_reads).drain()
+    assert month_reads == [1]

@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from statement_harness.budget_simulation import SimClock
 from statement_pipeline.assets.loading import TABLE_WRITE_POOL, pool_slots
 from statement_pipeline.aws.loading import plan_loading
 from statement_pipeline.aws.queue_drainer import LoadStats
@@ -16,20 +17,9 @@ from statement_pipeline.rules.backoff import Backoff
 from statement_pipeline.rules.items import item_size
 from statement_pipeline.rules.write_budget import WriteBudget, per_op_share, write_units
 
+# Time passes only when someone sleeps (or the test moves it), from here.
+START = 1000.0
 NO_SLEEP = Backoff(base=0.0, cap=0.0, max_attempts=6, sleep=lambda _s: None)
-
-
-class FakeClock:
-    """Time that passes only when someone sleeps (or the test advances it)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class GrantingTable:
@@ -38,7 +28,7 @@ class GrantingTable:
     Throttled items come back as UnprocessedItems; each call takes `call_seconds`.
     """
 
-    def __init__(self, clock: FakeClock, rate: float, burst: float, call_seconds: float) -> None:
+    def __init__(self, clock: SimClock, rate: float, burst: float, call_seconds: float) -> None:
         self.clock = clock
         self.rate = rate
         self.tokens = burst + rate
@@ -76,7 +66,7 @@ def _items(count: int) -> list[dict[str, Any]]:
 def _load(
     rate: float, burst: float, floor: float, items: int = 6000
 ) -> tuple[GrantingTable, float]:
-    clock = FakeClock()
+    clock = SimClock(START)
     table = GrantingTable(clock, rate=rate, burst=burst, call_seconds=0.01)
     budget = WriteBudget(floor=floor, clock=clock, sleep=clock.sleep)
     writer = BatchWriter(table, "t", budget, NO_SLEEP, LoadStats())
@@ -87,11 +77,11 @@ def _load(
 
 
 def test_an_unthrottled_budget_never_waits() -> None:
-    clock = FakeClock()
+    clock = SimClock(START)
     budget = WriteBudget(floor=100.0, clock=clock, sleep=clock.sleep)
     for _ in range(100):
         budget.record(budget.acquire(25), granted=25, refused=0)
-    assert clock.now == 1000.0
+    assert clock.now == START
     assert budget.state().rate is None
 
 
@@ -127,7 +117,7 @@ def test_a_settled_budget_still_throttled_goes_below_the_floor() -> None:
 
 
 def test_throttles_of_calls_started_before_a_cut_do_not_cut_again() -> None:
-    clock = FakeClock()
+    clock = SimClock(START)
     budget = WriteBudget(floor=10.0, clock=clock, sleep=clock.sleep)
     starts = [budget.acquire(25) for _ in range(4)]
     clock.now += 1.0
@@ -140,7 +130,7 @@ def test_throttles_of_calls_started_before_a_cut_do_not_cut_again() -> None:
 
 
 def test_a_cap_paces_from_the_start_and_never_spends_the_burst() -> None:
-    clock = FakeClock()
+    clock = SimClock(START)
     budget = WriteBudget(floor=160.0, cap=80.0, clock=clock, sleep=clock.sleep)
     started = clock.now
     for _ in range(80):
@@ -209,13 +199,16 @@ def test_the_pool_limit_is_read_from_the_instance() -> None:
 
 def test_a_wrong_settle_is_undone_by_probing() -> None:
     """Settled at 160/s by mistake while the table grants 1,000/s: probing finds the rate again."""
-    clock = FakeClock()
+    clock = SimClock(START)
     table = GrantingTable(clock, rate=1000.0, burst=0.0, call_seconds=0.01)
     budget = WriteBudget(floor=160.0, clock=clock, sleep=clock.sleep)
-    # A stall: the table refuses a call while little has been granted lately.
-    budget.record(budget.acquire(25), granted=0, refused=25)
-    clock.now += 1.0
-    budget.record(budget.acquire(25), granted=150, refused=25)
+    # The table grants about the floor for a while and refuses a call (another writer that
+    # has since gone, or a slow spell of ours): it looks like a spent burst.
+    for _ in range(12):
+        started = budget.acquire(15)
+        clock.now += 0.1
+        budget.record(started, granted=15, refused=0)
+    budget.record(budget.acquire(25), granted=15, refused=10)
     assert budget.state().settled
     writer = BatchWriter(table, "t", budget, NO_SLEEP, LoadStats())
     started = clock.now

@@ -8,10 +8,11 @@ import dagster as dg
 
 from statement_pipeline.assets.catalog import month_asset
 from statement_pipeline.aws import load_report, loading
+from statement_pipeline.aws.month_reads import MonthReader, describe_read, read_budget
 from statement_pipeline.aws.queue_drainer import DrainSettings
 from statement_pipeline.aws.scheduling import ScheduledMonth
 from statement_pipeline.aws.table import describe_capacity
-from statement_pipeline.metadata import LOADER_COLUMNS, table
+from statement_pipeline.metadata import LOADER_COLUMNS, READ_COLUMNS, table
 from statement_pipeline.resources import (
     DynamoDBResource,
     ImportTuning,
@@ -68,7 +69,7 @@ def start_loaders(
         pool_slots=pool_slots(context.instance),
         target_utilisation=import_tuning.target_utilisation,
     )
-    context.log.info(loading.describe_plan(plan))
+    context.log.info(load_report.describe_plan(plan))
     for index in range(plan.loader_ops):
         yield dg.DynamicOutput(
             LoaderTask(index, scheduled, plan, started), mapping_key=f"loader_{index}"
@@ -92,7 +93,7 @@ def load_statements(
         sqs=sqs,
         queue_url=queue_url,
         dlq_url=dlq_url,
-        dynamodb=statement_table.get_client(),
+        dynamodb=statement_table.get_read_client(),
         dynamodb_writes=statement_table.get_batch_write_client(),
         table=statement_table.table_name,
         s3=statement_files.get_client(),
@@ -125,24 +126,32 @@ def finish_load(
     tasks: list[LoaderTask],
     statement_table: DynamoDBResource,
     statement_files: StatementFilesResource,
+    import_tuning: ImportTuning,
 ) -> dg.Output[loading.LoadedMonth]:
     """Remove statements no current file holds and prove the month complete."""
     task = tasks[0]
+    table_name = statement_table.table_name
+    capacity = task.plan.capacity or describe_capacity(statement_table.get_client(), table_name)
+    budget = read_budget(capacity, consistent=True, share=import_tuning.read_share)
     loaded = loading.finish(
-        statement_table.get_client(),
+        MonthReader(statement_table.get_read_client(), table_name, budget),
         statement_table.get_batch_write_client(),
-        statement_table.table_name,
+        table_name,
         statement_files.get_client(),
         statement_files.bucket,
         task.month,
         results,
         plan=task.plan,
         started=task.started,
+        run_id=context.run.run_id,
     )
     context.log.info(load_report.describe_loaded(loaded))
+    if loaded.finish_read is not None:
+        context.log.info(describe_read(loaded.period, "after loading", loaded.finish_read))
     loaders = load_report.loader_rows(results, [t.index for t in tasks], loaded.period)
     metadata = {
         **load_report.loading_metadata(loaded),
+        "month_read": table(load_report.read_rows(loaded), READ_COLUMNS),
         "loaders": table(loaders, LOADER_COLUMNS),
     }
     return dg.Output(loaded, metadata=metadata)

@@ -9,9 +9,16 @@ import dagster as dg
 from statement_pipeline.assets.catalog import month_asset
 from statement_pipeline.aws import schedule_report
 from statement_pipeline.aws import scheduling as core
+from statement_pipeline.aws.month_reads import (
+    MonthRead,
+    MonthReader,
+    describe_read,
+    read_budget,
+    stored_versions,
+)
 from statement_pipeline.aws.s3_files import list_month_files
-from statement_pipeline.aws.table import stored_versions
-from statement_pipeline.metadata import FILE_COLUMNS, links, rejects_metadata, table
+from statement_pipeline.aws.table import describe_capacity
+from statement_pipeline.metadata import FILE_COLUMNS, READ_COLUMNS, links, rejects_metadata, table
 from statement_pipeline.resources import (
     DynamoDBResource,
     ImportTuning,
@@ -51,6 +58,8 @@ class EnqueueTask:
     # The group's files that the table does not hold as current: only these are enqueued.
     keys: list[str]
     stale_items: int
+    # The scheduling read of the month (what the table held before this import wrote).
+    month_read: MonthRead
 
 
 @dg.op(out=dg.DynamicOut(FileGroup))
@@ -127,12 +136,18 @@ def plan_month_import(
     )
     for line in schedule_report.describe_plan(plan):
         context.log.info(line)
-    stored = stored_versions(
-        statement_table.get_client(),
-        statement_table.table_name,
-        month,
-        set(plan.conflict_digests),
+    table_name = statement_table.table_name
+    # Strongly consistent: when it finds every file current, nothing is written and this is
+    # the import's only read of the month, which the count check reuses as its proof.
+    budget = read_budget(
+        describe_capacity(statement_table.get_client(), table_name),
+        consistent=True,
+        share=import_tuning.read_share,
     )
+    reader = MonthReader(statement_table.get_read_client(), table_name, budget)
+    found = stored_versions(reader, month, set(plan.conflict_digests))
+    context.log.info(describe_read(month, "before writing", found.read))
+    stored = found.versions
     decisions = decide_writes(plan, stored, full_reimport=import_tuning.full_reimport)
     stale = stale_items(plan, stored)
     for decision in decisions:
@@ -142,7 +157,7 @@ def plan_month_import(
     for group in sorted(scanned, key=lambda g: g.group.index):
         keys = [s.ref.key for s in group.scans if s.ref.key in writes]
         yield dg.DynamicOutput(
-            EnqueueTask(group.group, plan, decisions, keys, stale),
+            EnqueueTask(group.group, plan, decisions, keys, stale, found.read),
             mapping_key=f"files_{group.group.index}",
         )
 
@@ -194,6 +209,7 @@ def summarize_scheduling(
         started_at=started,
         seconds=time.time() - started,
         stale_items=tasks[0].stale_items,
+        month_read=tasks[0].month_read,
     )
     described = schedule_report.describe_scheduled(summary)
     context.log.info(described)
@@ -204,6 +220,7 @@ def summarize_scheduling(
         "summary": dg.MetadataValue.text(described),
         **schedule_report.scheduling_metadata(summary),
         "file_detail": table(files, FILE_COLUMNS),
+        "month_read": table(schedule_report.read_rows(summary), READ_COLUMNS),
         **rejects_metadata(summary.reject_reasons, rejects, statement_files.browser_urls(rejects)),
         **links("source_file", statement_files.browser_urls(sources)),
     }

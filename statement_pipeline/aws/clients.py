@@ -3,8 +3,10 @@
 Retries are configured once, in botocore's standard mode: every call is tried at most
 `max_attempts` times (throttling, 5xx and dropped connections are retried with jittered
 exponential backoff, at most 20 s between attempts). Nothing else in the project retries a
-whole call, with one exception, BatchWriteItem (`BATCH_WRITE_ATTEMPTS`): its writer re-sends
-what a batch left unwritten, refused in part or whole, paced by the write budget. The SQS
+whole call, with two exceptions, BatchWriteItem (`BATCH_WRITE_ATTEMPTS`) and the month
+reader's Query (`READ_ATTEMPTS`): the writer re-sends what a batch left unwritten, refused in
+part or whole, paced by the write budget; the reader asks again for a refused page, paced by
+the read budget. The SQS
 batch loops only re-send entries a successful response reports as failed.
 """
 
@@ -38,6 +40,9 @@ BATCH_WRITE_ATTEMPTS = 1
 # every attribute of 25 items per call was a quarter of the loaders' CPU (docs/benchmarks.md).
 # DynamoDB still validates each request, and refuses a malformed one with ValidationException.
 BATCH_WRITE_VALIDATION = False
+# The month reader's client, likewise: a Query refused (throttled, 5xx) is what the read
+# budget follows, and the reader asks again for the page at the budget's pace.
+READ_ATTEMPTS = 1
 # Loops of the loaders and checks wait on these; a hung connection must not hang a month.
 CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 60
@@ -145,6 +150,16 @@ def error_code(exc: BaseException) -> str:
 
 def is_throttling(exc: BaseException) -> bool:
     return error_code(exc) in THROTTLING_CODES
+
+
+def partition_limited(exc: BaseException) -> bool:
+    """A throttle DynamoDB attributes to a partition's or a key's limit (`ThrottlingReasons`
+    `...KeyRangeThroughputExceeded`), not to the table's capacity: its burst may remain."""
+    if not isinstance(exc, ClientError):
+        return False
+    response: dict[str, Any] = dict(exc.response)
+    reasons = response.get("ThrottlingReasons") or response.get("throttlingReasons") or []
+    return any("KeyRange" in str(r.get("reason", "")) for r in reasons if isinstance(r, dict))
 
 
 def refused_whole(exc: BaseException) -> bool:

@@ -41,9 +41,13 @@ class StoredStatement:
 
 
 def stored_statements(dynamodb: Any, table: str, period: str) -> Iterator[StoredStatement]:
-    """The statement columns and source of every item of a month, strongly read."""
+    """The statement columns and source of every item of a month.
+
+    Eventually consistent, at half the read units: the dry run decides nothing and writes
+    nothing, and a write of the last second it may miss is one the import itself re-reads.
+    """
     attributes = (*COLUMNS, SOURCE_KEY, SOURCE_LINE, SOURCE_ETAG)
-    for item in read_month(dynamodb, table, period, attributes):
+    for item in read_month(dynamodb, table, period, attributes, consistent=False):
         values = {name: next(iter(item[name].values())) for name in COLUMNS if name in item}
         line = item.get(SOURCE_LINE, {}).get("N")
         yield StoredStatement(

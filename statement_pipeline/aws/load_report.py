@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from statement_pipeline.aws.loading import LoadedMonth, LoaderResult
+from statement_pipeline.aws.loading import LoadedMonth, LoaderResult, LoadPlan
+from statement_pipeline.aws.month_reads import read_row
 
-# At most this many numbers per materialization. `loading_metadata` gives at most 10: room is
-# left for the read units of the month's read-back and for the capacity cost estimate of the
-# import window, which their own changes add.
+# At most this many numbers per materialization. `loading_metadata` gives at most 11 (the
+# month's read units among them): room is left for the capacity cost estimate of the import
+# window.
 MAX_NUMERIC_FIGURES = 12
-RESERVED_FIGURES = 2
+RESERVED_FIGURES = 1
 
 
 def _ending_rate(r: LoaderResult) -> str:
@@ -27,6 +28,25 @@ def _ending_rate(r: LoaderResult) -> str:
     if b.rate is None:
         return "unpaced"
     return f"{b.rate:,.0f} units/s" + (" (settled)" if b.settled else "")
+
+
+def describe_plan(p: LoadPlan) -> str:
+    """How the loaders are spread and paced, for the run's log."""
+    spread = (
+        f"{p.loaders} loaders in {p.loader_ops} op(s), {p.slots} writer slot(s) ({p.slots_source})"
+    )
+    table = (
+        f"provisioned {p.write_capacity} WCU"
+        if p.write_capacity is not None
+        else f"on-demand ({p.billing_mode})"
+    )
+    pace = (
+        f"capped at {p.cap:,.0f} units/s per op (target_utilisation)"
+        if p.cap is not None
+        else "unpaced while the table grants burst, settling at "
+        f"{p.floor:,.0f} units/s per op when throttled"
+    )
+    return f"{spread}; {table}; {pace}"
 
 
 def describe_result(index: int, r: LoaderResult) -> str:
@@ -100,7 +120,16 @@ def loading_metadata(m: LoadedMonth) -> dict[str, Any]:
         figures["provisioned_wcu"] = m.write_capacity
     figures["billing_mode"] = m.billing_mode
     figures["load_seconds"] = m.seconds
+    # This step's own reads of the month (DynamoDB's ConsumedCapacity; 0 when the scheduling
+    # read already proved it), and which read proves the month, which the count check reuses.
+    figures["consumed_rcu"] = round(m.finish_read.read_units, 1) if m.finish_read else 0.0
+    figures["month_read_by"] = m.month_read_by
     return figures
+
+
+def read_rows(m: LoadedMonth) -> list[dict[str, Any]]:
+    """The read that proves the month, as the rows of the `month_read` table."""
+    return [read_row(m.month_read_by, m.month_read)] if m.month_read is not None else []
 
 
 def loader_rows(

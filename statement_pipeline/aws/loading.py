@@ -11,6 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from statement_pipeline.aws.month_reads import (
+    MonthRead,
+    MonthReader,
+    month_records,
+    read_budget,
+    stored_versions,
+)
 from statement_pipeline.aws.queue_drainer import (
     Drainer,
     DrainSettings,
@@ -24,13 +31,12 @@ from statement_pipeline.aws.scheduling import ScheduledMonth
 from statement_pipeline.aws.table import (
     BatchWriter,
     Capacity,
-    count_current,
     delete_statements,
-    month_records,
+    describe_capacity,
 )
 from statement_pipeline.rules import tally
 from statement_pipeline.rules.backoff import Backoff
-from statement_pipeline.rules.month_figures import MonthFigures, month_figures
+from statement_pipeline.rules.month_figures import FiguresFold, MonthFigures
 from statement_pipeline.rules.progress import PROGRESS_SECONDS, Progress, reporting
 from statement_pipeline.rules.write_budget import BudgetState, WriteBudget, per_op_share
 
@@ -57,6 +63,8 @@ class LoadPlan:
     slots_source: str
     floor: float | None
     cap: float | None
+    # The table's capacity as DescribeTable showed it (the finish step's read budget).
+    capacity: Capacity | None = None
 
     def workers_of(self, op_index: int) -> int:
         """Worker threads of loader op `op_index`: the loaders spread evenly over the ops."""
@@ -103,25 +111,8 @@ def plan_loading(
         slots_source=source,
         floor=per_op_share(sustained, slots),
         cap=cap,
+        capacity=capacity,
     )
-
-
-def describe_plan(p: LoadPlan) -> str:
-    spread = (
-        f"{p.loaders} loaders in {p.loader_ops} op(s), {p.slots} writer slot(s) ({p.slots_source})"
-    )
-    table = (
-        f"provisioned {p.write_capacity} WCU"
-        if p.write_capacity is not None
-        else f"on-demand ({p.billing_mode})"
-    )
-    pace = (
-        f"capped at {p.cap:,.0f} units/s per op (target_utilisation)"
-        if p.cap is not None
-        else "unpaced while the table grants burst, settling at "
-        f"{p.floor:,.0f} units/s per op when throttled"
-    )
-    return f"{spread}; {table}; {pace}"
 
 
 @dataclass
@@ -156,6 +147,8 @@ def run_loader_op(
     """Run `workers` drainers in threads sharing this op's write budget.
 
     `report`, when given, gets this op's progress on the month every `report_every` seconds.
+    `dynamodb` is the month reader's client (`clients.READ_ATTEMPTS`), for the rare read of
+    the month while other runs hold its messages.
     """
     backoff = backoff or Backoff()
     started = time.monotonic()
@@ -165,10 +158,18 @@ def run_loader_op(
     stop = threading.Event()
     # Only the records this import enqueued count towards its own month being done.
     progress = MonthProgress(month.period, month.queued, month.queued_sources, workers)
+    sources_of = month.sources.get
 
     def month_complete() -> bool:
-        stats.bump(other_calls=1)
-        return count_current(dynamodb, table, month.period, month.sources) >= month.expected
+        # Only when messages of other runs may be in flight (this op's own are counted by
+        # MonthProgress): eventually consistent, at half the units, and paced, because it
+        # steers and proves nothing (the finish step's strong read proves the month).
+        capacity = plan.capacity or describe_capacity(dynamodb, table)
+        reader = MonthReader(dynamodb, table, read_budget(capacity, consistent=False))
+        found = stored_versions(reader, month.period)
+        stats.bump(other_calls=found.read.calls)
+        current = sum(n for (key, etag), n in found.versions.items() if sources_of(key) == etag)
+        return current >= month.expected
 
     def work() -> None:
         drainer = Drainer(
@@ -257,10 +258,20 @@ class LoadedMonth:
     settled_ops: int = 0
     rate_cuts: int = 0
     failures: list[str] = field(default_factory=list)
+    # The import's latest strongly consistent read of the month, which `in_table` comes from:
+    # the finish step's, or the scheduling read when nothing was written or stale. The count
+    # check reuses it when it can prove nothing has written the month since (checks.py).
+    month_read: MonthRead | None = None
+    month_read_by: str = ""
+    # Reads this step made itself (0 when the scheduling read proved the month).
+    finish_read: MonthRead | None = None
+    read_capacity: int | None = None
+    # The run that made `month_read` (the count check reuses it only in that run).
+    run_id: str = ""
 
 
 def finish(
-    dynamodb: Any,
+    reader: MonthReader,
     dynamodb_writes: Any,
     table: str,
     s3: Any,
@@ -270,36 +281,39 @@ def finish(
     *,
     plan: LoadPlan,
     started: float,
+    run_id: str = "",
 ) -> LoadedMonth:
     """Read the month back: remove what no current file holds, prove the rest, measure it.
 
-    One strongly consistent read of the month's items gives the stale items to delete, the
-    current count, and the month's own import figures (`rules/month_figures.py`), whichever
-    run's loaders wrote them.
+    One strongly consistent read of the month's items (`reader`, paced by the read budget)
+    gives the stale items to delete, the current count, and the month's own import figures
+    (`rules/month_figures.py`), whichever run's loaders wrote them. It must be strongly
+    consistent: it decides which items are stale (an eventually consistent read could show an
+    item as it was before a current version overwrote it, and delete it) and it is the proof
+    the count check reuses.
     """
     # Never remove items on behalf of files that a newer import has already replaced.
     ensure_current(SourceVersions(s3, bucket), month)
     stats = tally.total(LoadStats, (r.stats for r in results))
     removed = 0
-    in_table: int | None = None
     figures = MonthFigures()
-    # Nothing written and nothing stale: the scheduler's read of the table already proved
-    # every file current, and the count check proves the month again.
+    # Nothing written and nothing stale: the scheduling read of the table (strongly
+    # consistent) already proved every file current; it stands as the month's read.
     proven = month.queued == 0 and month.stale_items == 0 and not month.conflict_digests
-    if not proven:
-        figures = month_figures(
-            month_records(dynamodb, table, month.period),
-            sources=month.sources,
-            conflicts=set(month.conflict_digests),
-            since=month.started_at,
-        )
+    proof, read_by, own_read = month.month_read, "scheduling (nothing written)", None
+    in_table = proof.items if proven and proof is not None else None
+    if not proven or proof is None:
+        fold = FiguresFold(month.sources, set(month.conflict_digests), month.started_at)
+        own_read = month_records(reader, month.period, fold.add)
+        proof, read_by, figures = own_read, "finish_load", fold.figures
         if figures.stale_ids:
             deleted = delete_statements(
                 dynamodb_writes, table, month.period, figures.stale_ids, plan.budget(), Backoff()
             )
             removed = deleted.deleted
             stats.bump(calls=deleted.calls)
-        in_table = figures.current
+        # What the month holds now: what was read, less what this step deleted since.
+        in_table = own_read.items - removed
         if figures.current != month.expected:
             raise LoadIncomplete(
                 f"{month.period}: {figures.current} current statements in the table after "
@@ -324,4 +338,9 @@ def finish(
         settled_ops=sum(1 for r in results if r.budget.settled),
         rate_cuts=sum(r.budget.cuts for r in results),
         failures=list(stats.failures),
+        month_read=proof,
+        month_read_by=read_by,
+        finish_read=own_read,
+        read_capacity=plan.capacity.read_units if plan.capacity is not None else None,
+        run_id=run_id,
     )

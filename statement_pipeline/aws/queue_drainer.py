@@ -146,7 +146,11 @@ class Drainer:
                 continue
             messages = self._receive()
             if messages:
-                self._process(messages)
+                self._hold(len(messages))
+                try:
+                    self._process(messages)
+                finally:
+                    self._hold(-len(messages))
                 # Check the month only after a whole interval of finding nothing to do: at the
                 # end of every load the other workers' last messages are briefly in flight,
                 # and counting the month then would read all of it for nothing.
@@ -155,11 +159,23 @@ class Drainer:
             depth = self._depth()
             if depth.total == 0:
                 return self.stats
+            if depth.visible == 0 and depth.total <= self._held():
+                # Every message out of sight is held by this op's other workers: they finish
+                # them (or put them back, and then this count no longer holds for them). No
+                # need to read the table to know it.
+                return self.stats
             if depth.visible == 0 and self._clock() - last_check >= s.complete_check_seconds:
                 last_check = self._clock()
                 if self._month_complete():
                     return self.stats
             time.sleep(s.poll_pause_seconds)
+
+    def _hold(self, messages: int) -> None:
+        if self._progress is not None:
+            self._progress.hold_messages(messages)
+
+    def _held(self) -> int:
+        return self._progress.messages_held if self._progress is not None else 0
 
     def _receive(self) -> list[dict[str, Any]]:
         s = self._settings

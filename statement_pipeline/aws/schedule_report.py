@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from statement_pipeline.aws.month_reads import read_row
 from statement_pipeline.aws.scheduling import ScheduledMonth
 from statement_pipeline.rules.month_plan import MonthPlan
 from statement_pipeline.rules.s3_links import s3_url
@@ -51,6 +52,11 @@ def scheduling_metadata(s: ScheduledMonth) -> dict[str, int | float]:
     if s.seconds > 0:
         figures["records_per_second"] = round(s.expected / s.seconds, 1)
     return figures
+
+
+def read_rows(s: ScheduledMonth) -> list[dict[str, Any]]:
+    """The read of what the table held before writing, as the rows of a `month_read` table."""
+    return [read_row("before writing", s.month_read)] if s.month_read is not None else []
 
 
 def file_rows(s: ScheduledMonth, bucket: str) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from statement_pipeline.aws.month_reads import MonthRead
 from statement_pipeline.aws.queue import MAX_BATCH_BYTES, SendStats, send_messages
 from statement_pipeline.aws.s3_files import (
     FileChanged,
@@ -284,6 +285,9 @@ class ScheduledMonth:
     # Per file: its rows and what became of them; records each file had enqueued.
     file_figures: list[FileFigures] = field(default_factory=list)
     enqueued: dict[str, int] = field(default_factory=dict)
+    # The read of the month before writing (aws/month_reads.py): the proof of a month this
+    # import finds complete and leaves unwritten.
+    month_read: MonthRead | None = None
 
     @property
     def queued_sources(self) -> dict[str, str]:
@@ -300,6 +304,7 @@ def summarize(
     started_at: float,
     seconds: float,
     stale_items: int = 0,
+    month_read: MonthRead | None = None,
 ) -> ScheduledMonth:
     sent = tally.total(EnqueueResult, results)
     queued = sent.records
@@ -328,4 +333,5 @@ def summarize(
         stale_items=stale_items,
         file_figures=file_figures(plan),
         enqueued=dict(sent.per_file),
+        month_read=month_read,
     )

@@ -7,23 +7,20 @@ over SHARDS partition-key values (see `rules/items.py`), and one partition serve
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from statement_pipeline.aws.clients import refused_whole
+from statement_pipeline.aws.clients import partition_limited, refused_whole
 from statement_pipeline.rules.backoff import Backoff
 from statement_pipeline.rules.items import (
     HASH_KEY,
-    LOADED_AT,
     RANGE_KEY,
     SOURCE_ETAG,
     SOURCE_KEY,
-    WRITE_ATTEMPTS,
     Item,
     item_size,
     key_of,
@@ -32,8 +29,6 @@ from statement_pipeline.rules.items import (
     mark_sent,
     month_shards,
 )
-from statement_pipeline.rules.month_figures import StoredItem, timestamp
-from statement_pipeline.rules.month_plan import id_digest
 from statement_pipeline.rules.tally import Counters
 from statement_pipeline.rules.write_budget import WriteBudget, write_units
 
@@ -54,6 +49,7 @@ class Capacity:
     read_units: int | None
     # On-demand: the table's warm throughput, what it sustains without throttling.
     warm_write_units: int | None = None
+    warm_read_units: int | None = None
 
     @property
     def provisioned(self) -> bool:
@@ -63,9 +59,12 @@ class Capacity:
 def describe_capacity(dynamodb: Any, table: str) -> Capacity:
     desc = dynamodb.describe_table(TableName=table)["Table"]
     mode = desc.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
-    warm = desc.get("WarmThroughput", {}).get("WriteUnitsPerSecond")
+    warm = desc.get("WarmThroughput", {})
     if mode == "PAY_PER_REQUEST":
-        return Capacity(mode, None, None, int(warm) if warm else None)
+        writes, reads = warm.get("WriteUnitsPerSecond"), warm.get("ReadUnitsPerSecond")
+        return Capacity(
+            mode, None, None, int(writes) if writes else None, int(reads) if reads else None
+        )
     throughput = desc.get("ProvisionedThroughput", {})
     wcu = int(throughput.get("WriteCapacityUnits", 0) or 0)
     rcu = int(throughput.get("ReadCapacityUnits", 0) or 0)
@@ -124,10 +123,13 @@ class BatchWriter:
             units = sum(write_units(item_size(i)) for i in pending)
             waited_from = self._budget.acquire(units)
             mark_sent(pending, loaded_now())
-            left, reported = self._send(pending, units)
+            left, reported, key_range = self._send(pending, units)
             mark_refused(left)
             refused = sum(write_units(item_size(i)) for i in left)
-            self._budget.record(waited_from, units - refused, refused)
+            # Granted: the units of the items DynamoDB took (its ConsumedCapacity says the
+            # same on AWS; moto fakes it). A call refused whole for a partition or key tells
+            # the budget the table's burst is not what ran out.
+            self._budget.record(waited_from, units - refused, refused, partition_limit=key_range)
             self.counters.bump(
                 items=len(pending) - len(left),
                 calls=1,
@@ -144,8 +146,9 @@ class BatchWriter:
                 self._backoff.pause(stalled)
         return []
 
-    def _send(self, pending: list[Item], units: int) -> tuple[list[Item], float]:
-        """One BatchWriteItem; returns the items left unwritten and the reported units."""
+    def _send(self, pending: list[Item], units: int) -> tuple[list[Item], float, bool]:
+        """One BatchWriteItem: the items left unwritten, the reported units, and whether
+        DynamoDB refused the call for a partition's or a key's limit."""
         try:
             resp = self._ddb.batch_write_item(
                 RequestItems={self._table: [{"PutRequest": {"Item": i}} for i in pending]},
@@ -156,10 +159,10 @@ class BatchWriter:
             # Anything else (denied, invalid) is not ours to hide.
             if not refused_whole(exc):
                 raise
-            return pending, 0.0
+            return pending, 0.0, partition_limited(exc)
         unprocessed = resp.get("UnprocessedItems", {}).get(self._table, [])
         reported = sum(float(c.get("CapacityUnits", 0)) for c in resp.get("ConsumedCapacity", []))
-        return [r["PutRequest"]["Item"] for r in unprocessed], reported
+        return [r["PutRequest"]["Item"] for r in unprocessed], reported, False
 
 
 def _query_pages(dynamodb: Any, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -171,7 +174,8 @@ def _query_pages(dynamodb: Any, kwargs: dict[str, Any]) -> Iterator[dict[str, An
         kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
-def _shard_query(table: str, shard: str, **extra: Any) -> dict[str, Any]:
+def shard_query(table: str, shard: str, **extra: Any) -> dict[str, Any]:
+    """A strongly consistent Query of one shard (`names`: more ExpressionAttributeNames)."""
     names = {"#p": HASH_KEY, **extra.pop("names", {})}
     return {
         "TableName": table,
@@ -191,39 +195,28 @@ def per_shard(period: str, read: Callable[[str], list[Any]]) -> Iterator[Any]:
 
 
 def read_month(
-    dynamodb: Any, table: str, period: str, attributes: Sequence[str]
+    dynamodb: Any,
+    table: str,
+    period: str,
+    attributes: Sequence[str],
+    *,
+    consistent: bool = True,
 ) -> Iterator[dict[str, Any]]:
-    """The given attributes of every stored item of a month, strongly read, shard by shard."""
+    """The given attributes of every stored item of a month, shard by shard, unpaced (for
+    tooling and advisory reads; an import reads through `month_reads.MonthReader`)."""
     names = {f"#a{i}": name for i, name in enumerate(attributes)}
 
     def read(shard: str) -> list[dict[str, Any]]:
-        kwargs = _shard_query(table, shard, names=names, ProjectionExpression=", ".join(names))
+        kwargs = shard_query(
+            table,
+            shard,
+            names=names,
+            ProjectionExpression=", ".join(names),
+            ConsistentRead=consistent,
+        )
         return [item for page in _query_pages(dynamodb, kwargs) for item in page.get("Items", [])]
 
     return per_shard(period, read)
-
-
-def month_records(dynamodb: Any, table: str, period: str) -> Iterator[StoredItem]:
-    """Every stored item of a month as the import figures need it (whole items are read: the
-    write units they consumed follow from their size)."""
-
-    def read(shard: str) -> list[StoredItem]:
-        kwargs = _shard_query(table, shard)
-        return [_stored(item) for page in _query_pages(dynamodb, kwargs) for item in page["Items"]]
-
-    return per_shard(period, read)
-
-
-def _stored(item: dict[str, Any]) -> StoredItem:
-    loaded_at = item.get(LOADED_AT, {}).get("S")
-    return StoredItem(
-        statement_id=item[RANGE_KEY]["S"],
-        source_key=item.get(SOURCE_KEY, {}).get("S", ""),
-        source_etag=item.get(SOURCE_ETAG, {}).get("S", ""),
-        loaded_at=timestamp(loaded_at) if loaded_at else None,
-        write_attempts=int(item.get(WRITE_ATTEMPTS, {}).get("N", "1")),
-        write_units=write_units(item_size(item)),
-    )
 
 
 def month_items(dynamodb: Any, table: str, period: str) -> Iterator[tuple[str, str, str]]:
@@ -240,28 +233,10 @@ def count_month(dynamodb: Any, table: str, period: str) -> int:
     """Number of items of a month, counted by the table itself (Select=COUNT, strong reads)."""
 
     def read(shard: str) -> list[int]:
-        kwargs = _shard_query(table, shard, Select="COUNT")
+        kwargs = shard_query(table, shard, Select="COUNT")
         return [sum(int(page.get("Count", 0)) for page in _query_pages(dynamodb, kwargs))]
 
     return sum(per_shard(period, read))
-
-
-def stored_versions(
-    dynamodb: Any, table: str, period: str, conflicting: Collection[int] = ()
-) -> Counter[tuple[str, str]]:
-    """Items of a month per (source key, source ETag), leaving out conflicting ids."""
-    return Counter(
-        (key, etag)
-        for sid, key, etag in month_items(dynamodb, table, period)
-        if not conflicting or id_digest(sid) not in conflicting
-    )
-
-
-def count_current(dynamodb: Any, table: str, period: str, sources: dict[str, str]) -> int:
-    """Items of a month that come from the current version of one of its files."""
-    return sum(
-        1 for _, key, etag in month_items(dynamodb, table, period) if sources.get(key) == etag
-    )
 
 
 @dataclass

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         item_bytes=args.item_bytes,
         loaders=args.loaders,
         loader_rate=args.loader_rate,
+        read_share=args.read_share,
     )
     for line in explain(plan, item_bytes_measured=args.item_bytes is None):
         print(line)
@@ -77,5 +78,12 @@ def register(sub: Any) -> None:
         default=None,
         help="items per second one loader writes unthrottled (default: 25 per BatchWriteItem "
         "at 25 ms a call)",
+    )
+    p.add_argument(
+        "--read-share",
+        type=_positive_float,
+        default=0.8,
+        help="share of the table's read rate the import's read-back settles at once its read "
+        "burst is spent (import_tuning.read_share; default 0.8)",
     )
     p.set_defaults(func=run)

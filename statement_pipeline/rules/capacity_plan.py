@@ -11,8 +11,10 @@ Pure arithmetic on DynamoDB's published rules (AWS DynamoDB developer guide):
   key value lives in one partition (bp-partition-key-design); a provisioned table has
   max(1, WCU/1000, RCU/3000) partitions, a new on-demand table sustains 4,000 writes a second;
 - the loaders write as fast as their calls return while the table grants it and follow the
-  table's limit when throttled (rules/write_budget.py); following a limit by additive
-  increase and multiplicative decrease averages about ADAPTIVE_EFFICIENCY of it.
+  table's limit when throttled (rules/write_budget.py); following a limit by multiplicative
+  decrease and climbing back by time averages about ADAPTIVE_EFFICIENCY of it;
+- the month is read back once, strongly consistent, by the read budget (rules/read_budget.py):
+  its read burst at the table's read ceiling, then `read_share` of its read rate.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from statement_pipeline.rules.items import SHARDS, item_size, to_item
+from statement_pipeline.rules.read_budget import DEFAULT_READ_SHARE
 from statement_pipeline.rules.write_budget import write_units
 
 BURST_SECONDS = 300
@@ -151,31 +154,34 @@ class ImportPlan:
     loader_rate: float
     write: Phase
     read_units: float
-    check_seconds: float
+    read_seconds: float
+    read_share: float
     seed: Phase
 
     @property
     def seconds(self) -> float:
-        return self.write.seconds + self.check_seconds
+        return self.write.seconds + self.read_seconds
 
 
-# Whole-month reads of an import: the finish step's and the count check's.
-READ_BACKS = 2
+# Whole reads of the month an import makes: one, strongly consistent. A new month's scheduling
+# read finds nothing and the finish step reads every item (the count check reuses that read);
+# an unchanged month's re-run writes nothing and its scheduling read is the one read.
+READ_BACKS = 1
 
 
-def check_seconds(read_units: float, table: Table) -> float:
-    """Seconds of the month's read-backs (per-shard queries in parallel)."""
+def read_seconds(read_units: float, table: Table, share: float = DEFAULT_READ_SHARE) -> float:
+    """Seconds of reading `read_units` the way the read budget does (per-shard queries in
+    parallel): the read burst at the table's read ceiling, then `share` of its read rate."""
     if table.on_demand:
         return read_units / table.read_ceiling
     rcu = float(table.rcu or 1)
     # Reads are idle during the load, so their own burst is saved up unless it was spent.
     burst = BURST_SECONDS * rcu if table.burst == "idle" else 0.0
-    fast = table.read_ceiling
-    if read_units <= burst:
-        return read_units / fast
-    in_burst = burst / max(fast - rcu, 1e-9) * fast if fast > rcu else 0.0
-    in_burst = min(in_burst, read_units)
-    return in_burst / fast + (read_units - in_burst) / rcu
+    fast, paced = table.read_ceiling, share * rcu
+    if fast <= paced or read_units * (1 - rcu / fast) <= burst:
+        return read_units / max(fast, 1e-9)
+    in_burst = burst / (fast - rcu) * fast
+    return in_burst / fast + (read_units - in_burst) / paced
 
 
 def plan_import(
@@ -185,6 +191,7 @@ def plan_import(
     item_bytes: int | None = None,
     loaders: int = 4,
     loader_rate: float | None = None,
+    read_share: float = DEFAULT_READ_SHARE,
 ) -> ImportPlan:
     """Plan a month of `records` statements into `table`.
 
@@ -203,10 +210,11 @@ def plan_import(
     rate = loader_rate if loader_rate is not None else BATCH_ITEMS * 1000 / DEFAULT_CALL_MS
     if rate <= 0:
         raise ValueError("loader rate must be positive")
+    if not 0 < read_share <= 1:
+        raise ValueError("read share must be in (0, 1]")
     per_item = write_units(size)
     units = records * per_item
-    # Every item is read back twice, strongly consistent (one unit per 4 KB read): once when
-    # the load finishes (stale items, the month's own figures), once by the count check.
+    # Every item is read back once, strongly consistent (one unit per 4 KB read).
     reads = READ_BACKS * records * size / READ_UNIT_BYTES
     one_key = Table(table.wcu, table.rcu, table.burst, keys_per_month=1)
     return ImportPlan(
@@ -219,7 +227,8 @@ def plan_import(
         loader_rate=rate,
         write=write_phase(units, table, loaders * rate * per_item),
         read_units=reads,
-        check_seconds=check_seconds(reads, table),
+        read_seconds=read_seconds(reads, table, read_share),
+        read_share=read_share,
         seed=write_phase(units, one_key, loaders * SEED_LOADER_RATE * per_item),
     )
 
@@ -258,12 +267,23 @@ def explain(p: ImportPlan, *, item_bytes_measured: bool) -> list[str]:
             f"writes          {p.units:,} units at {w.rate:,.0f} units/s (set by "
             f"{w.limited_by}) = {_duration(w.seconds)}"
         )
+    pace = (
+        "at the table's read ceiling"
+        if t.on_demand
+        else f"the read burst ({t.burst}), then {p.read_share:.0%} of {t.rcu or 0:,} RCU = "
+        f"{p.read_share * (t.rcu or 0):,.0f} units/s"
+    )
     lines.append(
-        f"read-backs      {READ_BACKS} x {p.records:,} x {p.item_bytes} bytes / 4 KB = "
-        f"{p.read_units:,.0f} read units (strongly consistent; the finish step and the count "
-        f"check): {_duration(p.check_seconds)}"
+        f"read-back       {READ_BACKS} x {p.records:,} x {p.item_bytes} bytes / 4 KB = "
+        f"{p.read_units:,.0f} read units, strongly consistent (the finish step; the count check "
+        f"reuses it), {pace}: {_duration(p.read_seconds)}"
     )
     lines.append(f"import          {_duration(p.seconds)} of table time")
+    lines.append(
+        f"re-run          of an unchanged month: nothing written, the same read once, before "
+        f"writing: "
+        f"{_duration(p.read_seconds)}"
+    )
     lines.append(
         f"seed's design   {p.loaders} per-record loaders under one key per month: "
         f"{_duration(p.seed.seconds)}"

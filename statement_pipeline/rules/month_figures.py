@@ -12,11 +12,20 @@ many runs' loaders wrote them and on however many machines (whose clocks are ass
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from statement_pipeline.rules.items import (
+    LOADED_AT,
+    RANGE_KEY,
+    SOURCE_ETAG,
+    SOURCE_KEY,
+    WRITE_ATTEMPTS,
+)
 from statement_pipeline.rules.month_plan import id_digest
+from statement_pipeline.rules.write_budget import write_units
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,19 @@ def timestamp(loaded_at: str) -> float | None:
         return datetime.fromisoformat(loaded_at).timestamp()
     except ValueError:
         return None
+
+
+def stored_item(item: Mapping[str, Any], size: int) -> StoredItem:
+    """What the figures need of a stored item (wire format) of `size` bytes."""
+    loaded_at = item.get(LOADED_AT, {}).get("S")
+    return StoredItem(
+        statement_id=item[RANGE_KEY]["S"],
+        source_key=item.get(SOURCE_KEY, {}).get("S", ""),
+        source_etag=item.get(SOURCE_ETAG, {}).get("S", ""),
+        loaded_at=timestamp(loaded_at) if loaded_at else None,
+        write_attempts=int(item.get(WRITE_ATTEMPTS, {}).get("N", "1")),
+        write_units=write_units(size),
+    )
 
 
 @dataclass
@@ -70,6 +92,34 @@ class MonthFigures:
         return round(self.written / max(self.write_seconds, 0.001), 1)
 
 
+@dataclass
+class FiguresFold:
+    """`month_figures` one item at a time: a read hands the items over as its pages come."""
+
+    sources: dict[str, str]
+    conflicts: Collection[int]
+    since: float
+    figures: MonthFigures = field(default_factory=MonthFigures)
+
+    def add(self, item: StoredItem) -> None:
+        figures = self.figures
+        if self.sources.get(item.source_key) != item.source_etag or (
+            self.conflicts and id_digest(item.statement_id) in self.conflicts
+        ):
+            figures.stale_ids.append(item.statement_id)
+            return
+        figures.current += 1
+        if item.loaded_at is None or item.loaded_at < self.since:
+            return
+        figures.written += 1
+        figures.throttled_writes += max(0, item.write_attempts - 1)
+        figures.write_units += item.write_units
+        if figures.first_write is None or item.loaded_at < figures.first_write:
+            figures.first_write = item.loaded_at
+        if figures.last_write is None or item.loaded_at > figures.last_write:
+            figures.last_write = item.loaded_at
+
+
 def month_figures(
     items: Iterable[StoredItem],
     *,
@@ -83,21 +133,7 @@ def month_figures(
     do not carry a conflicting id. Written in this import: current items stamped at or after
     `since`, the moment the import began; a re-import of unchanged files writes none.
     """
-    figures = MonthFigures()
+    fold = FiguresFold(sources, conflicts, since)
     for item in items:
-        if sources.get(item.source_key) != item.source_etag or (
-            conflicts and id_digest(item.statement_id) in conflicts
-        ):
-            figures.stale_ids.append(item.statement_id)
-            continue
-        figures.current += 1
-        if item.loaded_at is None or item.loaded_at < since:
-            continue
-        figures.written += 1
-        figures.throttled_writes += max(0, item.write_attempts - 1)
-        figures.write_units += item.write_units
-        if figures.first_write is None or item.loaded_at < figures.first_write:
-            figures.first_write = item.loaded_at
-        if figures.last_write is None or item.loaded_at > figures.last_write:
-            figures.last_write = item.loaded_at
-    return figures
+        fold.add(item)
+    return fold.figures

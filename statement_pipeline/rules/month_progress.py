@@ -70,6 +70,9 @@ class MonthProgress:
         self._held: Counter[tuple[str, int]] = Counter()
         self._records = 0
         self.other_months = 0
+        # Messages of any month the op's workers hold now (received, not yet deleted or put
+        # back): when the queue has no other message in flight, no other run holds any.
+        self.messages_held = 0
         self._changed = threading.Condition()
 
     def _own(self, batch: RecordBatch) -> bool:
@@ -85,6 +88,11 @@ class MonthProgress:
             self._held.update(_keys(batch))
             self._messages += 1
             self._message_records += len(batch.records)
+
+    def hold_messages(self, count: int) -> None:
+        """The op's workers received `count` messages (negative: finished with them)."""
+        with self._changed:
+            self.messages_held += count
 
     def release(self, batch: RecordBatch, *, written: bool) -> None:
         """A worker is done with a batch it held: all of its records written, or not."""

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from statement_pipeline_tests.capacity_model import (
+from statement_harness.capacity_model import (
     Burst,
     CapacityModel,
     CapacityStats,
@@ -44,7 +44,7 @@ from statement_pipeline_tests.capacity_model import (
     read_units,
     write_units,
 )
-from statement_pipeline_tests.faultproxy import (
+from statement_harness.faultproxy import (
     _JSON_ERROR_TYPES,
     FaultProxy,
     _identify,
@@ -64,6 +64,36 @@ def _retarget(headers: Headers, operation: str) -> Headers:
         (k, f"DynamoDB_20120810.{operation}" if k.lower() == "x-amz-target" else v)
         for k, v in headers
     ]
+
+
+# What a request may ask for that narrows the answer without narrowing the charge.
+_NARROWING = ("ProjectionExpression", "AttributesToGet", "FilterExpression", "QueryFilter")
+_KEPT_FOR_PAGE = (
+    "TableName",
+    "IndexName",
+    "KeyConditions",
+    "ExclusiveStartKey",
+    "ScanIndexForward",
+    "Segment",
+    "TotalSegments",
+)
+_PLACEHOLDER = re.compile(r"[#:]\w+")
+
+
+def _same_page(request: dict[str, Any], scanned: int) -> dict[str, Any]:
+    """The Query or Scan that reads the same `scanned` items whole: no projection, no
+    `Select`, no filter, only the names and values its key condition uses."""
+    page: dict[str, Any] = {k: request[k] for k in _KEPT_FOR_PAGE if k in request}
+    page["Limit"] = scanned
+    condition = request.get("KeyConditionExpression")
+    if condition:
+        used = set(_PLACEHOLDER.findall(condition))
+        page["KeyConditionExpression"] = condition
+        for field_name in ("ExpressionAttributeNames", "ExpressionAttributeValues"):
+            kept = {k: v for k, v in (request.get(field_name) or {}).items() if k in used}
+            if kept:
+                page[field_name] = kept
+    return page
 
 
 def _query_key(hash_key: str, request: dict[str, Any]) -> str | None:
@@ -102,6 +132,19 @@ class _Call:
 _OpHandler = Callable[[_Call], _Reply]
 
 
+@dataclass(frozen=True)
+class ReadCall:
+    """One read call the proxy answered: the items it read and what the model charged."""
+
+    operation: str
+    table: str
+    key: str | None
+    consistent: bool
+    scanned: int
+    units: float
+    throttled: bool = False
+
+
 def _consumed(table: str, units: float, mode: str, kind: str) -> dict[str, Any]:
     """A ConsumedCapacity entry; `kind` is Read or Write."""
     entry: dict[str, Any] = {"TableName": table, "CapacityUnits": units}
@@ -129,6 +172,8 @@ class CapacityProxy(FaultProxy):
         self._on_demand = (on_demand_wcu, on_demand_rcu)
         self._arns: dict[str, str] = {}
         self._known: set[str] = set()  # tables whose DescribeTable is cached in the model
+        # Every GetItem, Query and Scan on the wire, in the order answered.
+        self.reads: list[ReadCall] = []
         self._known_lock = threading.Lock()
         self._ops: dict[str, _OpHandler] = {
             "BatchWriteItem": self._batch_write,
@@ -152,6 +197,8 @@ class CapacityProxy(FaultProxy):
 
     def reset_stats(self) -> None:
         self.model.reset_stats()
+        with self._known_lock:
+            self.reads.clear()
 
     def set_burst(self, table: str, burst: Burst) -> None:
         """Fill or empty a table's burst buckets (now, or when the proxy first sees it)."""
@@ -261,7 +308,7 @@ class CapacityProxy(FaultProxy):
         item = request.get("PutRequest", {}).get("Item") or request.get("Item")
         if item is not None:
             size = item_size(item)
-            return WriteItem(table, key_value(item.get(cap.hash_key)), write_units(size), size)
+            return WriteItem(table, key_value(item.get(cap.hash_key)), write_units(size))
         key = request.get("DeleteRequest", {}).get("Key") or request.get("Key") or {}
         units = 1  # a delete: the stored item's size is unknown here
         if "UpdateExpression" in request or "AttributeUpdates" in request:
@@ -323,30 +370,57 @@ class CapacityProxy(FaultProxy):
         throttle = self.model.check_read(table, key)
         if throttle is not None:
             self.model.record_read(True)
+            self._log_read(ReadCall(call.operation, table, key, call.consistent(), 0, 0.0, True))
             return self._throttled(throttle)
         reply = self._send(call)
-        units = 0.0
+        units, scanned = 0.0, 0
         if reply.status == 200:
-            units = self._read_units(call, json.loads(reply.body))
+            answer = json.loads(reply.body)
+            units = self._read_units(call, answer)
+            scanned = int(answer.get("ScannedCount", answer.get("Count", int("Item" in answer))))
         self.model.record_read(False, [(table, key, units)])
+        self._log_read(ReadCall(call.operation, table, key, call.consistent(), scanned, units))
         return self._answer(call, reply, {table: units}, "Read")
 
+    def _log_read(self, read: ReadCall) -> None:
+        with self._known_lock:
+            self.reads.append(read)
+
     def _read_units(self, call: _Call, answer: dict[str, Any]) -> float:
-        """RCU of a GetItem, Query or Scan page: the size read, not the size returned."""
-        request, table = call.request, call.table
-        projected = bool(request.get("ProjectionExpression") or request.get("AttributesToGet"))
+        """RCU of a GetItem, Query or Scan page: the size of the items read, not returned.
+
+        DynamoDB charges a Query or Scan page on the total size of the items it read, before a
+        projection, `Select=COUNT` or a filter dropped anything (provisioned-capacity-mode.html,
+        CapacityUnitCalculations.html). When the answer does not hold those whole items, the
+        same page is read again from moto without them, so the charge is the true size.
+        """
+        return read_units(self._size_read(call, answer), consistent=call.consistent())
+
+    def _size_read(self, call: _Call, answer: dict[str, Any]) -> int:
+        request = call.request
+        narrowed = any(request.get(k) for k in _NARROWING) or request.get("Select") not in (
+            None,
+            "ALL_ATTRIBUTES",
+        )
         if call.operation == "GetItem":
             found = answer.get("Item")
-            size = item_size(found) if found else 0
-            if projected:
-                size = max(size, round(self.model.mean_item_size(table)))
-            return read_units(size, consistent=call.consistent())
+            if found and narrowed:
+                whole = self._reread(call, {"TableName": call.table, "Key": request["Key"]})
+                found = whole.get("Item") or found
+            return item_size(found) if found else 0
         items = answer.get("Items") or []
-        count = int(answer.get("Count", len(items)))
-        whole = request.get("Select", "ALL_ATTRIBUTES") == "ALL_ATTRIBUTES" and not projected
-        returned = sum(item_size(i) for i in items) if whole else None
-        scanned = int(answer.get("ScannedCount", count))
-        return self.model.page_read_units(table, returned, count, scanned, call.consistent())
+        scanned = int(answer.get("ScannedCount", answer.get("Count", len(items))))
+        if not narrowed and scanned == len(items):
+            return sum(item_size(i) for i in items)
+        if scanned == 0:
+            return 0
+        whole = self._reread(call, _same_page(request, scanned))
+        return sum(item_size(i) for i in whole.get("Items") or [])
+
+    def _reread(self, call: _Call, request: dict[str, Any]) -> dict[str, Any]:
+        """The answer moto gives `request` (the same operation), for the model's accounting."""
+        reply = self._send(call, request)
+        return json.loads(reply.body) if reply.status == 200 else {}
 
     def _batch_get(self, call: _Call) -> _Reply:
         """BatchGetItem: keys in an indebted table or partition come back as UnprocessedKeys."""

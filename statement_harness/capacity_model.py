@@ -174,12 +174,11 @@ class _Bucket:
 
 @dataclass(frozen=True)
 class WriteItem:
-    """One write request as the model sees it; `size` is a put's item size (for the mean)."""
+    """One write request as the model sees it: its table, partition-key value and units."""
 
     table: str
     key: str
     units: int
-    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -247,7 +246,7 @@ class CapacityStats:
 
 
 class _Table:
-    """The buckets and running mean item size of one table."""
+    """The buckets of one table."""
 
     def __init__(self, name: str, cap: TableCapacity, now: float, burst: Burst) -> None:
         self.name, self.cap = name, cap
@@ -258,7 +257,6 @@ class _Table:
         self.part_write = [_Bucket(PARTITION_WCU, PARTITION_WCU, PARTITION_WCU, now) for _ in parts]
         self.part_read = [_Bucket(PARTITION_RCU, PARTITION_RCU, PARTITION_RCU, now) for _ in parts]
         self.keys: dict[str, _Bucket] = {}
-        self.puts, self.put_bytes = 0, 0
 
     def partition(self, key: str) -> int:
         return partition_of(self.name, key, self.cap.partitions)
@@ -332,6 +330,14 @@ class CapacityModel:
                 state.read.refill(self._now())
                 state.set_burst(burst)
 
+    def bucket(self, table: str, *, write: bool) -> float:
+        """Units a table's write (or read) bucket holds now; reads may leave it in debt."""
+        with self._lock:
+            state = self._tables[table]
+            bucket = state.write if write else state.read
+            bucket.refill(self._now())
+            return bucket.level
+
     def write(self, items: Sequence[WriteItem]) -> WriteOutcome:
         """Decide one write call item by item, in order, debiting what is accepted."""
         accepted: list[bool] = []
@@ -364,9 +370,6 @@ class CapacityModel:
                 stats.units_accepted += item.units
                 per_key = stats.key_units.setdefault(item.table, {})
                 per_key[item.key] = per_key.get(item.key, 0.0) + item.units
-                if item.size is not None:
-                    state.puts += 1
-                    state.put_bytes += item.size
             stats.write_calls += 1
             if not all(accepted):
                 if any(accepted):
@@ -410,25 +413,6 @@ class CapacityModel:
                     bucket.refill(now)
                     bucket.level -= units
                 self._stats.read_units += units
-
-    def mean_item_size(self, table: str) -> float:
-        """Running mean size of the puts accepted into `table` (0 if none yet)."""
-        with self._lock:
-            state = self._tables.get(table)
-            return state.put_bytes / state.puts if state and state.puts else 0.0
-
-    def page_read_units(
-        self, table: str, returned_size: int | None, count: int, scanned: int, consistent: bool
-    ) -> float:
-        """RCU of a Query/Scan page: items read are charged, not items returned.
-
-        `returned_size` is None when the page did not return whole items (Select=COUNT, a
-        projection): those are charged at the table's mean item size. Items dropped by a
-        filter (ScannedCount - Count) were read too.
-        """
-        mean = self.mean_item_size(table)
-        size = count * mean if returned_size is None else returned_size
-        return read_units(size + max(0, scanned - count) * mean, consistent=consistent)
 
     def stats(self) -> CapacityStats:
         """A snapshot of the counters."""
