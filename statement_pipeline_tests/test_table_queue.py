@@ -6,10 +6,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from statement_pipeline.aws.queue import SendFailed, delete_messages, send_messages
-from statement_pipeline.aws.queue_drainer import Drainer, DrainSettings, MonthProgress
+from statement_pipeline.aws.queue_drainer import Drainer, DrainSettings
 from statement_pipeline.aws.s3_files import SourceVersions
 from statement_pipeline.aws.table import BatchWriter
 from statement_pipeline.rules.backoff import Backoff
+from statement_pipeline.rules.month_progress import MonthProgress
 from statement_pipeline.rules.write_budget import WriteBudget
 
 NO_SLEEP = Backoff(base=0.0, cap=0.0, max_attempts=6, sleep=lambda _s: None)
@@ -184,7 +185,7 @@ class QuietQueue:
 def _idle_worker(out_of_sight: int, held: int, month_reads: list[int]) -> Drainer:
     """A worker that finds nothing to receive while its op's others hold `held` messages."""
     progress = MonthProgress("2026-10", 100, {"a.csv": '"e"'})
-    progress.hold(held)
+    progress.hold_messages(held)
 
     def month_complete() -> bool:
         month_reads.append(1)
