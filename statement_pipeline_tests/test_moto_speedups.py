@@ -31,6 +31,8 @@ def _undo_after_test(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(sqs_models, name, getattr(sqs_models, name))
     monkeypatch.setattr(dynamodb_responses, "dynamo_to_dict", dynamodb_responses.dynamo_to_dict)
     monkeypatch.setattr(dynamodb_responses, "DynamoResult", dynamodb_responses.DynamoResult)
+    handler = dynamodb_responses.DynamoHandler
+    monkeypatch.setattr(handler, "query", handler.query)
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ def queries(aws: None, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     """Run one request with moto's Query and with ours; both answers are returned."""
     _undo_after_test(monkeypatch)
     stock = Table.query
-    assert moto_speedups.install() == ["query", "retention", "clock", "responses"]
+    assert moto_speedups.install() == ["query", "retention", "clock", "responses", "capacity"]
     fast = Table.query
     assert fast is not stock
 
@@ -237,7 +239,7 @@ def test_install_leaves_an_unknown_moto_alone(monkeypatch: pytest.MonkeyPatch) -
         raise AssertionError("not called")
 
     monkeypatch.setattr(Table, "query", query)
-    assert moto_speedups.install() == ["retention", "clock", "responses"]
+    assert moto_speedups.install() == ["retention", "clock", "responses", "capacity"]
     assert Table.query is query
 
 
@@ -330,6 +332,8 @@ def test_item_pages_answer_exactly_what_moto_answers(
         for call in calls:
             page = call()
             page.pop("ResponseMetadata", None)
+            # The charge differs on purpose (moto's is fixed): the test below checks ours.
+            page.pop("ConsumedCapacity", None)
             out.append(page)
         return out
 
@@ -338,3 +342,38 @@ def test_item_pages_answer_exactly_what_moto_answers(
     assert getattr(dynamodb_responses.DynamoResult, "_statement_pipeline_speedup", False)
     assert answers() == expected
     assert any("blob" in item for page in expected for item in page.get("Items", []))
+
+
+def test_a_query_page_reports_the_read_units_dynamodb_charges(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _undo_after_test(monkeypatch)
+    moto_speedups.install()
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    _table(ddb, "t", "S")
+    # Each item: "pk" + "p" (3 bytes), "sk" + "a<n>" (4), "v" + 5,000 bytes: 5,008 bytes.
+    for n in range(3):
+        ddb.put_item(
+            TableName="t",
+            Item={"pk": {"S": "p"}, "sk": {"S": f"a{n}"}, "v": {"S": "x" * 5_000}},
+        )
+
+    def units(consistent: bool, key: str = "p", **extra: Any) -> float:
+        page = ddb.query(
+            TableName="t",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": key}},
+            ConsistentRead=consistent,
+            ReturnConsumedCapacity="TOTAL",
+            **extra,
+        )
+        return page["ConsumedCapacity"]["CapacityUnits"]
+
+    # 15,024 bytes read: 4 started 4 KB blocks; half of that eventually consistent.
+    assert units(True) == 4.0
+    assert units(False) == 2.0
+    # Counted only, or one item a page: the items are read all the same.
+    assert units(True, Select="COUNT") == 4.0
+    assert units(True, Limit=1) == 2.0
+    # Nothing read: still one block.
+    assert units(True, key="none") == 1.0

@@ -16,7 +16,8 @@ moto 5 spends time that grows with the square of the data in two places this pip
   asking each message whether it is visible; moto's SQS clock (seconds since the epoch,
   derived from a datetime on every call) is read from `time.time()` instead, 10x cheaper.
 - DynamoDB responses go through moto's model-driven serializer, value by value: see
-  `moto_pages.py`, the fourth fix, kept in a file of its own.
+  `moto_pages.py`, the fourth fix, kept in a file of its own; `moto_capacity.py`, the fifth,
+  makes a Query page report the read units DynamoDB would charge for it.
 
 The emulator, not the pipeline, would otherwise dominate every measurement at scale. Importing
 this module changes nothing; `install()` patches moto in the current process, and running this
@@ -35,10 +36,11 @@ from pathlib import Path
 from typing import Any
 
 if __package__:
-    from statement_pipeline.local_aws import moto_pages, persistence
+    from statement_pipeline.local_aws import moto_capacity, moto_pages, persistence
 else:
     # Run as a script (see the end): the sibling files are imported while this folder is still
     # on sys.path; they import nothing but the standard library until they touch moto.
+    import moto_capacity  # type: ignore[no-redef]
     import moto_pages  # type: ignore[no-redef]
     import persistence  # type: ignore[no-redef]
 
@@ -75,6 +77,7 @@ def install() -> list[str]:
         ("retention", _fix_retention),
         ("clock", _fix_sqs_clock),
         ("responses", moto_pages.fix_responses),
+        ("capacity", moto_capacity.fix_query_capacity),
     )
     return [name for name, fix in fixes if fix()]
 
@@ -208,6 +211,7 @@ def _fix_query() -> bool:
             results.append(item)
             size += item_size
         scanned = len(results)
+        moto_capacity.note_page(size)
         # moto deep-copies the page here; the page's items are only read from now on
         # (counted, filtered, projected into new items or serialised), so they are not.
         if filter_expression is not None:

@@ -30,6 +30,11 @@ PAGE_SECONDS = 0.5
 MIN_PAGE_BLOCKS = 8
 # DynamoDB stops a page once it has read 1 MB: 256 units strongly consistent, 128 eventually.
 PAGE_BYTES = 1024 * 1024
+# The reader asks for less: botocore parses a page whole, into some 20 times its size in Python
+# objects, and the pages of 8 readers in flight at 1 MB each were most of the import's peak
+# memory at 233,000 statements (docs/benchmarks.md). At 128 KB a read costs more calls (a
+# 233,000-statement month about 420 instead of about 55), each still a full 32-block page.
+MAX_PAGE_BYTES = 128 * 1024
 
 
 def read_units(total_bytes: float, *, consistent: bool) -> float:
@@ -81,7 +86,7 @@ class ReadBudget(AdaptiveBudget):
         about PAGE_SECONDS of the pace (unpaced, of the floor: a page charged beyond what the
         table holds is owed to it, and refuses every reader until repaid), in whole blocks."""
         per_item = self.units_per_item()
-        whole_page = read_units(PAGE_BYTES, consistent=self.consistent)
+        whole_page = read_units(min(PAGE_BYTES, MAX_PAGE_BYTES), consistent=self.consistent)
         smallest = read_units(MIN_PAGE_BLOCKS * READ_UNIT_BYTES, consistent=self.consistent)
         rate = self.pace()
         units = whole_page if rate is None else rate * PAGE_SECONDS / self.readers
