@@ -1,4 +1,4 @@
-# Over 350 lines: the raise, its sharing, the restore and the reconciler read and write the same tags.
+# Over 350 lines: the raise, its sharing, the restore and the reconciler share the tags.
 """The import window's capacity on the table: raise (or switch to on-demand), wait, restore.
 
 A raise is written on the table itself, as tags, before UpdateTable is called: the original
@@ -40,7 +40,7 @@ _NEXT_DECREASE = re.compile(r"Next decrease can be made at (.+? UTC)")
 _AWS_TIME = "%A, %B %d, %Y %I:%M:%S %p UTC"
 
 
-def _spec(c: Capacity) -> str:
+def spec(c: Capacity) -> str:
     """A capacity as a tag value: `PROVISIONED <wcu> <rcu>` or `PAY_PER_REQUEST`."""
     return ON_DEMAND if not c.provisioned else f"PROVISIONED {c.write_units} {c.read_units}"
 
@@ -53,7 +53,7 @@ def _parse(spec: str) -> Capacity:
 
 
 def same(a: Capacity, b: Capacity) -> bool:
-    return _spec(a) == _spec(b)
+    return spec(a) == spec(b)
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def acquire(
         return Outcome(
             current,
             0.0,
-            f"{table} is at {_spec(current)}, not the raise {_spec(held.raised)} its tags "
+            f"{table} is at {spec(current)}, not the raise {spec(held.raised)} its tags "
             "record: someone else changed it; left as it is",
         )
     extra = _extra(want, original)
@@ -202,14 +202,14 @@ def acquire(
     if held and not held.raised.provisioned:
         target = held.raised  # on demand already: every month fits
     if same(target, current) and not held:
-        return Outcome(current, 0.0, f"{table} at {_spec(current)} writes the month in time")
-    tags = {TAG_ORIGINAL: _spec(original), TAG_RAISED: _spec(target)}
+        return Outcome(current, 0.0, f"{table} at {spec(current)} writes the month in time")
+    tags = {TAG_ORIGINAL: spec(original), TAG_RAISED: spec(target)}
     latest = max(expires, held.expires) if held else expires
     tags[TAG_EXPIRES] = latest.isoformat()
     tags[f"{TAG_RUN}{run_id}"] = f"{extra[0]} {extra[1]}"
     ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
     if same(target, current):
-        return Outcome(current, 0.0, f"joined the raise to {_spec(current)} in force")
+        return Outcome(current, 0.0, f"joined the raise to {spec(current)} in force")
     waited = wait()  # a change in flight (another run's) must apply first
     try:
         _update(ddb, table, target)
@@ -222,7 +222,7 @@ def acquire(
         return _fallback(ddb, table, arn, run_id, raised, original, wait, waited)
     waited += wait()
     granted = describe_capacity(ddb, table)
-    return Outcome(granted, waited, f"{table}: {_spec(current)} -> {_spec(granted)}", True)
+    return Outcome(granted, waited, f"{table}: {spec(current)} -> {spec(granted)}", True)
 
 
 def _extra(want: Capacity, original: Capacity) -> tuple[int, int]:
@@ -246,7 +246,7 @@ def _fallback(
     waited: float,
 ) -> Outcome:
     extra = _extra(target, original)
-    tags = {TAG_RAISED: _spec(target), f"{TAG_RUN}{run_id}": f"{extra[0]} {extra[1]}"}
+    tags = {TAG_RAISED: spec(target), f"{TAG_RUN}{run_id}": f"{extra[0]} {extra[1]}"}
     ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
     if not same(target, original):
         _update(ddb, table, target)
@@ -256,7 +256,7 @@ def _fallback(
         granted,
         waited,
         f"{table}: the 4 switches to on-demand of the last 24 hours are spent; raised to "
-        f"{_spec(granted)} instead",
+        f"{spec(granted)} instead",
         True,
     )
 
@@ -299,8 +299,8 @@ def release(
         return Outcome(
             current,
             0.0,
-            f"WARNING {table} is at {_spec(current)}, not the raise {_spec(held.raised)}: "
-            f"someone else changed it after the raise; not restored to {_spec(held.original)}",
+            f"WARNING {table} is at {spec(current)}, not the raise {spec(held.raised)}: "
+            f"someone else changed it after the raise; not restored to {spec(held.original)}",
         )
     if gone:
         ddb.untag_resource(ResourceArn=arn, TagKeys=gone)
@@ -310,14 +310,14 @@ def release(
     except ClientError as exc:
         if _code(exc) == "ValidationException":  # the original already: nothing to change
             ddb.untag_resource(ResourceArn=arn, TagKeys=everything)
-            return Outcome(current, waited, f"{table} already at {_spec(held.original)}")
+            return Outcome(current, waited, f"{table} already at {spec(held.original)}")
         if _code(exc) not in ("LimitExceededException", "ResourceInUseException"):
             raise
         retry = next_decrease(exc, now) if _code(exc) == "LimitExceededException" else now
         return Outcome(
             current,
             waited,
-            f"{table}: restore to {_spec(held.original)} refused ({_code(exc)}); "
+            f"{table}: restore to {spec(held.original)} refused ({_code(exc)}); "
             f"retried from {retry:%Y-%m-%d %H:%M} UTC",
             deferred_until=retry,
         )
@@ -325,7 +325,7 @@ def release(
     waited += wait()
     restored = describe_capacity(ddb, table)
     return Outcome(
-        restored, waited, f"{table}: restored {_spec(held.raised)} -> {_spec(restored)}", True
+        restored, waited, f"{table}: restored {spec(held.raised)} -> {spec(restored)}", True
     )
 
 
@@ -362,7 +362,7 @@ def describe_raise(ddb: Any, table: str) -> list[str]:
     throughput = desc.get("ProvisionedThroughput", {})
     decreases = int(throughput.get("NumberOfDecreasesToday", 0) or 0)
     lines = [
-        f"table           {table}: {_spec(current)} ({desc['TableStatus']})",
+        f"table           {table}: {spec(current)} ({desc['TableStatus']})",
         f"decreases today {decreases} made; {max(0, 4 - decreases)} more at once, then one an "
         "hour (27 a UTC day)",
     ]
@@ -370,7 +370,7 @@ def describe_raise(ddb: Any, table: str) -> list[str]:
     if held is None:
         return [*lines, "raise           none in force"]
     lines.append(
-        f"raise           {_spec(held.original)} -> {_spec(held.raised)}, expires "
+        f"raise           {spec(held.original)} -> {spec(held.raised)}, expires "
         f"{held.expires:%Y-%m-%d %H:%M} UTC"
     )
     for run, (wcu, rcu) in sorted(held.holders.items()):
