@@ -34,7 +34,7 @@ TAG_RAISED = f"{TAG}-raised"
 TAG_EXPIRES = f"{TAG}-expires"
 TAG_RUN = f"{TAG}-run:"  # + run id; value: "<extra wcu> <extra rcu>" (PAY_PER_REQUEST: "0 0")
 ON_DEMAND = "PAY_PER_REQUEST"
-ACTIVE_POLL_SECONDS = 5.0
+ACTIVE_POLL_SECONDS = 2.0
 # "Next decrease can be made at Thursday, January 01, 1970 01:00:30 AM UTC"
 _NEXT_DECREASE = re.compile(r"Next decrease can be made at (.+? UTC)")
 _AWS_TIME = "%A, %B %d, %Y %I:%M:%S %p UTC"
