@@ -138,3 +138,28 @@ def test_on_demand_switches_the_table_and_back(
     assert model.calls[("dynamodb", "UpdateTable")] == 2
     shown = describe_capacity(_table(), TABLE)
     assert (shown.billing_mode, shown.write_units, shown.read_units) == ("PROVISIONED", 20, 20)
+
+
+def test_capacity_status_and_restore_commands(model: CapacityProxy, capsys: Any) -> None:
+    """status names the raise, its run and the decreases; restore puts 20/20 back."""
+    from statement_pipeline.cli import main
+
+    setup_aws(TABLE_20)
+    ddb = _table()
+    capacity.acquire(
+        ddb,
+        TABLE,
+        "orphan-run",
+        capacity.Capacity("PROVISIONED", 120, 20),
+        max_wcu=4_000,
+        expires=datetime.now(UTC) + timedelta(hours=1),
+        wait=lambda: capacity.wait_active(ddb, TABLE, poll=0.2),
+    )
+    assert main(["capacity", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "PROVISIONED 20 20 -> PROVISIONED 120 20" in out
+    assert "orphan-run (+100 WCU, +0 RCU)" in out
+    assert "decreases today 0 made" in out
+    assert main(["capacity", "restore"]) == 0
+    shown = describe_capacity(ddb, TABLE)
+    assert (shown.write_units, shown.read_units) == (20, 20)
