@@ -324,3 +324,26 @@ def _priced(
         base - replaced + window,
         notes,
     )
+
+
+def explain_policies(c: Comparison, target_seconds: float) -> list[str]:
+    """The policies side by side, for `statement-pipeline plan`."""
+    lines = [
+        "",
+        f"capacity policies, target {target_seconds:g} s (prices: {PRICES.region}, "
+        f"{PRICES.listed} list; {HOURS_PER_MONTH} h month)",
+        f"{'policy':<10} {'capacity':>14} {'writes':>10} {'window':>10} {'window $':>10} "
+        f"{'month $':>10}",
+    ]
+    for w in c.windows:
+        shown = "on demand" if w.wcu is None else f"{w.wcu:,}/{w.rcu:,}"
+        lines.append(
+            f"{w.policy:<10} {shown:>14} {w.write_seconds:>9,.1f}s {w.window_seconds:>9,.1f}s "
+            f"{w.window_cost:>10.4f} {w.monthly_cost:>10.2f}"
+        )
+    lines.append(
+        f"the raised capacity provisioned all month instead: ${c.raised_all_month:,.2f} "
+        f"(keep: ${c.keep_all_month:,.2f})"
+    )
+    lines.extend(f"note: {note}" for w in c.windows for note in w.notes)
+    return lines
