@@ -1,5 +1,7 @@
 """`statement_file_sensor`: one run per month whose .csv files are new or changed in S3."""
 
+import os
+
 import dagster as dg
 
 from statement_pipeline.aws import capacity
@@ -120,6 +122,17 @@ def run_is_running(instance: dg.DagsterInstance, run_id: str) -> bool:
     """Whether a run that holds a raise may still write: known to this instance, not finished."""
     run = instance.get_run_by_id(run_id)
     return run is not None and not run.is_finished
+
+
+def run_process(instance: dg.DagsterInstance, run_id: str) -> capacity.Process | None:
+    """The process that runs `run_id`, when it is this op's own or its parent (in-process and
+    multiprocess executors): the one whose RUN_START the event log records. None elsewhere
+    (an op on a Celery worker): the run's status and the raise's expiry then decide."""
+    started = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_START, limit=1)
+    event = started.records[0].event_log_entry.dagster_event if started.records else None
+    if event is None or event.pid not in (os.getpid(), os.getppid()):
+        return None
+    return (capacity.this_process()[0], event.pid)
 
 
 # How often the reconciler looks for raises to restore: a killed run's raise costs money.

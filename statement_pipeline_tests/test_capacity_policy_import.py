@@ -1,12 +1,16 @@
 """The capacity policy through the real import job, against the capacity model in front of moto.
 
 The model answers UpdateTable the way DynamoDB does (UPDATING, quotas), with a short UPDATING
-here so that the tests stay quick. The 20 WCU month runs uncompressed (k=1): under compression
-DescribeTable shows rates x k, and a raise would be sized for that compressed world.
+here so that the tests stay quick. Months run uncompressed (k=1): under compression
+DescribeTable shows rates x k, and a raise would be sized for that compressed world. So the
+months are small, and the raise's case is the experiment's scaled down (a 2 / 2 table, a 10 s
+target); the experiment's own month is benchmarks/capacity_window_benchmark.py.
 """
 
 from __future__ import annotations
 
+import signal
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,18 +20,36 @@ import boto3
 import pytest
 
 from statement_harness.capacity_proxy import CapacityProxy
-from statement_harness.scenarios import assert_month_exact, put_files, run_in_process, setup_aws
+from statement_harness.scenarios import (
+    CLI_TIMEOUT,
+    assert_month_exact,
+    cli_command,
+    cli_env,
+    merge,
+    put_files,
+    run_cli,
+    run_in_process,
+    setup_aws,
+    write_config,
+)
 from statement_pipeline.aws import capacity
 from statement_pipeline.aws.bootstrap import TableSettings
-from statement_pipeline.aws.table import describe_capacity
+from statement_pipeline.aws.table import count_month, describe_capacity
 from statement_pipeline.cli.job_runner import RunReport, tuning_run_config
 from statement_pipeline.rules.csv_records import COLUMNS
+from statement_pipeline.supervision.service import Service
 from statement_samples import generate_rows, render_csv
 
 MONTH = "2026-04"
 TABLE = "statements"
 TABLE_20 = TableSettings("PROVISIONED", 20, 20)
+TABLE_2 = TableSettings("PROVISIONED", 2, 2)
 UPDATING_SECONDS = 3.0
+# What the killed run held comes back after 10 s; small messages spread the month over many.
+KILL_CONFIG = merge(
+    tuning_run_config(records_per_message=50),
+    tuning_run_config(visibility_timeout_seconds=10),
+)
 
 
 @pytest.fixture
@@ -53,10 +75,14 @@ def _table() -> Any:
     return boto3.client("dynamodb")
 
 
+def _wcu() -> int:
+    return describe_capacity(_table(), TABLE).write_units or 0
+
+
 def test_keep_never_calls_update_table(model: CapacityProxy, tmp_path: Path) -> None:
     """No capacity setting at all: not one UpdateTable, nor any tag call, on the wire."""
     setup_aws(TABLE_20)
-    rows = _month(2_000)
+    rows = _month(1_000)
 
     report = _import(tmp_path / "dagster")
 
@@ -67,59 +93,78 @@ def test_keep_never_calls_update_table(model: CapacityProxy, tmp_path: Path) -> 
     assert report.materializations["loaded_statements"]["capacity_policy"] == "keep"
 
 
-def test_raise_writes_the_experiments_month_within_the_target_and_restores_20_20(
+def test_raise_writes_the_month_within_the_target_and_restores_the_table(
     model: CapacityProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """23,300 statements, 20/20 table, target 60 s: within 75 s, never above the maximum."""
+    """The experiment's case scaled down: 2,400 statements on a 2 / 2 table (its burst holds
+    600 units, the rest takes 900 s at 2 WCU), target 10 s: written within 12.5 s, never above
+    the maximum, and the table back at 2 / 2 with no raise tags. The full-size month (23,300 on
+    20 / 20, target 60 s) is benchmarks/capacity_window_benchmark.py."""
     monkeypatch.setenv("STATEMENT_CAPACITY_POLICY", "raise")
+    monkeypatch.setenv("STATEMENT_CAPACITY_TARGET_SECONDS", "10")
     monkeypatch.setenv("STATEMENT_CAPACITY_MAX_WCU", "400")
-    setup_aws(TABLE_20)
-    rows = _month(23_300)
+    setup_aws(TABLE_2)
+    rows = _month(2_400)
     model.reset_stats()
 
     report = _import(tmp_path / "dagster")
 
     assert report.success, report.failure
     assert_month_exact(MONTH, rows)
-    assert model.stats().aws_write_seconds <= 1.25 * 60
+    assert model.stats().aws_write_seconds <= 1.25 * 10
     assert model.calls[("dynamodb", "UpdateTable")] == 2  # the raise and the restore
     assert model.model.partitions(TABLE) == 1
     loaded = report.materializations["loaded_statements"]
-    assert 20 < loaded["provisioned_wcu"] <= 400
+    assert 2 < loaded["provisioned_wcu"] <= 400
     assert loaded["capacity_cost_usd"] > 0
     shown = describe_capacity(_table(), TABLE)
-    assert (shown.billing_mode, shown.write_units, shown.read_units) == ("PROVISIONED", 20, 20)
+    assert (shown.billing_mode, shown.write_units, shown.read_units) == ("PROVISIONED", 2, 2)
     arn = capacity.table_arn(_table(), TABLE)
     assert capacity.read_raise(_table(), arn) is None
 
 
-def test_a_raise_left_by_a_killed_run_is_restored_when_the_month_runs_again(
-    model: CapacityProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_raise_run_killed_mid_load_then_run_again_ends_at_the_original_capacity(
+    model: CapacityProxy, moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The killed run's raise is on the table (its tags); the next import restores it first."""
+    """A real `dagster asset materialize` SIGKILLed (its whole process group) while it loads
+    on the raised table: its run stays STARTED in Dagster's records, but its process is gone,
+    so the next import's reconciler restores 2 / 2 first; that run raises, loads, restores."""
     monkeypatch.setenv("STATEMENT_CAPACITY_POLICY", "raise")
-    setup_aws(TABLE_20)
-    rows = _month(2_000)
-    ddb = _table()
-    # What a raise run killed mid-load leaves: tags for a run this instance never finished.
-    capacity.acquire(
-        ddb,
-        TABLE,
-        "killed-run",
-        capacity.Capacity("PROVISIONED", 300, 20),
-        max_wcu=4_000,
-        expires=datetime.now(UTC) + timedelta(hours=1),
-        wait=lambda: capacity.wait_active(ddb, TABLE, poll=0.2),
-    )
-    assert describe_capacity(ddb, TABLE).write_units == 300
+    monkeypatch.setenv("STATEMENT_CAPACITY_TARGET_SECONDS", "8")  # 113 WCU: an 8 s load
+    setup_aws(TABLE_2)
+    rows = _month(1_500)
+    direct = boto3.client("dynamodb", endpoint_url=moto_endpoint)  # counts cost no modelled RCU
+    home = tmp_path / "dagster"
+    config = write_config(tmp_path / "run.yaml", KILL_CONFIG)
+    victim = Service("import", cli_command(MONTH, config), cli_env(home), tmp_path / "killed.log")
+    victim.start()
+    deadline = time.monotonic() + CLI_TIMEOUT
+    try:
+        while count_month(direct, TABLE, MONTH) < 700 or _wcu() <= 2:
+            assert victim.alive(), victim.output()
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        victim.kill()
+    assert victim.exit_code == -signal.SIGKILL
+    assert count_month(direct, TABLE, MONTH) < len(rows)
+    held = capacity.read_raise(_table(), capacity.table_arn(_table(), TABLE))
+    assert held is not None
+    assert held.original == capacity.Capacity("PROVISIONED", 2, 2)
+    (killed,) = held.holders
+    assert held.processes[killed][1] == victim.pid  # the CLI process ran the run
+    assert _wcu() > 2
 
-    report = _import(tmp_path / "dagster")
+    again = run_cli(MONTH, home, KILL_CONFIG)
 
-    assert report.success, report.failure
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"reconciler: {TABLE}: restored" in again.stderr
     assert_month_exact(MONTH, rows)
-    shown = describe_capacity(ddb, TABLE)
-    assert (shown.billing_mode, shown.write_units, shown.read_units) == ("PROVISIONED", 20, 20)
-    assert capacity.read_raise(ddb, capacity.table_arn(ddb, TABLE)) is None
+    shown = describe_capacity(_table(), TABLE)
+    assert (shown.billing_mode, shown.write_units, shown.read_units) == ("PROVISIONED", 2, 2)
+    assert capacity.read_raise(_table(), capacity.table_arn(_table(), TABLE)) is None
+    # The killed run's raise, its restore by the reconciler, the rerun's raise and restore.
+    assert model.calls[("dynamodb", "UpdateTable")] == 4
 
 
 def test_on_demand_switches_the_table_and_back(
@@ -127,7 +172,7 @@ def test_on_demand_switches_the_table_and_back(
 ) -> None:
     monkeypatch.setenv("STATEMENT_CAPACITY_POLICY", "on_demand")
     setup_aws(TABLE_20)
-    rows = _month(2_000)
+    rows = _month(1_000)
 
     report = _import(tmp_path / "dagster")
 

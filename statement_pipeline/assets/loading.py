@@ -20,7 +20,7 @@ from statement_pipeline.resources import (
     StatementFilesResource,
 )
 from statement_pipeline.rules.capacity_plan import BATCH_ITEMS, DEFAULT_CALL_MS, sample_item_bytes
-from statement_pipeline.sensors import run_is_running
+from statement_pipeline.sensors import run_is_running, run_process
 
 # Loader ops of every run share this pool: its limit (dagster.yaml) is the number of loader
 # ops that write to the table at once across runs, and each op's share of the table's
@@ -103,6 +103,7 @@ def open_capacity_window(
         import_window.month_load(scheduled.queued, sample_item_bytes(), writer_rate),
         running=lambda run_id: run_is_running(context.instance, run_id),
         hold_seconds=import_tuning.deadline_seconds,
+        process=run_process(context.instance, context.run.run_id),
     )
     for message in window.messages:
         context.log.info(f"capacity: {message}")

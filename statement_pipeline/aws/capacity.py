@@ -17,10 +17,12 @@ tries again; 4 switches to on-demand in 24 hours, after which on_demand falls ba
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +34,10 @@ TAG = "statement-pipeline:capacity"
 TAG_ORIGINAL = f"{TAG}-original"
 TAG_RAISED = f"{TAG}-raised"
 TAG_EXPIRES = f"{TAG}-expires"
-TAG_RUN = f"{TAG}-run:"  # + run id; value: "<extra wcu> <extra rcu>" (PAY_PER_REQUEST: "0 0")
+# + run id; value: "<extra wcu> <extra rcu>" (PAY_PER_REQUEST: "0 0"), then "<host> <pid>" of
+# the process that runs it when known: a run killed outright stays STARTED in Dagster's records
+# (nothing marks it failed), and its dead process is what tells the reconciler it is gone.
+TAG_RUN = f"{TAG}-run:"
 ON_DEMAND = "PAY_PER_REQUEST"
 ACTIVE_POLL_SECONDS = 2.0
 # "Next decrease can be made at Thursday, January 01, 1970 01:00:30 AM UTC"
@@ -56,6 +61,31 @@ def same(a: Capacity, b: Capacity) -> bool:
     return spec(a) == spec(b)
 
 
+Process = tuple[str, int]  # (host name, pid) of the process that runs a holder's run
+
+
+def this_process() -> Process:
+    return (socket.gethostname(), os.getpid())
+
+
+def process_gone(process: Process | None) -> bool:
+    """Whether a holder's process is known to be dead: on this host, and no such pid."""
+    if process is None or process[0] != socket.gethostname():
+        return False  # another machine's process: its run's status and the expiry decide
+    try:
+        os.kill(process[1], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
+
+
+def _holder(extra: tuple[int, int], process: Process | None) -> str:
+    where = f" {process[0]} {process[1]}" if process else ""
+    return f"{extra[0]} {extra[1]}{where}"
+
+
 @dataclass(frozen=True)
 class Raise:
     """A raise in force, as its tags on the table say."""
@@ -65,6 +95,7 @@ class Raise:
     raised: Capacity
     expires: datetime
     holders: dict[str, tuple[int, int]]  # run id -> (extra WCU, extra RCU) it asked for
+    processes: dict[str, Process] = field(default_factory=dict)  # run id -> its process
 
 
 @dataclass(frozen=True)
@@ -94,17 +125,20 @@ def read_raise(ddb: Any, arn: str) -> Raise | None:
         kwargs["NextToken"] = page["NextToken"]
     if TAG_ORIGINAL not in tags:
         return None
-    holders = {}
+    holders, processes = {}, {}
     for key, value in tags.items():
         if key.startswith(TAG_RUN):
-            wcu, rcu = value.split()
-            holders[key[len(TAG_RUN) :]] = (int(wcu), int(rcu))
+            run, parts = key[len(TAG_RUN) :], value.split()
+            holders[run] = (int(parts[0]), int(parts[1]))
+            if len(parts) == 4:
+                processes[run] = (parts[2], int(parts[3]))
     return Raise(
         arn,
         _parse(tags[TAG_ORIGINAL]),
         _parse(tags.get(TAG_RAISED, tags[TAG_ORIGINAL])),
         datetime.fromisoformat(tags[TAG_EXPIRES]),
         holders,
+        processes,
     )
 
 
@@ -176,9 +210,11 @@ def acquire(
     expires: datetime,
     wait: Callable[[], float],
     fallback: Capacity | None = None,
+    process: Process | None = None,
 ) -> Outcome:
     """Raise the table to `want` (a provisioned figure or PAY_PER_REQUEST) for `run_id`;
-    `fallback`: the raise to make instead when the switches to on-demand are spent.
+    `fallback`: the raise to make instead when the switches to on-demand are spent; `process`:
+    where the run runs, when known.
 
     A raise already in force is shared: this run becomes one more holder, and the raise grows
     by what its month needs on top of the original. The tags are written before UpdateTable.
@@ -206,7 +242,7 @@ def acquire(
     tags = {TAG_ORIGINAL: spec(original), TAG_RAISED: spec(target)}
     latest = max(expires, held.expires) if held else expires
     tags[TAG_EXPIRES] = latest.isoformat()
-    tags[f"{TAG_RUN}{run_id}"] = f"{extra[0]} {extra[1]}"
+    tags[f"{TAG_RUN}{run_id}"] = _holder(extra, process)
     ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
     if same(target, current):
         return Outcome(current, 0.0, f"joined the raise to {spec(current)} in force")
@@ -219,7 +255,8 @@ def acquire(
             raise
         # The 4 switches to on-demand of the last 24 hours are spent: raise instead.
         raised = _raised(original, {**holders, run_id: _extra(fallback, original)}, max_wcu)
-        return _fallback(ddb, table, arn, run_id, raised, original, wait, waited)
+        holder = (run_id, process)
+        return _fallback(ddb, table, arn, holder, raised, original, wait, waited)
     waited += wait()
     granted = describe_capacity(ddb, table)
     return Outcome(granted, waited, f"{table}: {spec(current)} -> {spec(granted)}", True)
@@ -239,14 +276,15 @@ def _fallback(
     ddb: Any,
     table: str,
     arn: str,
-    run_id: str,
+    holder: tuple[str, Process | None],
     target: Capacity,
     original: Capacity,
     wait: Callable[[], float],
     waited: float,
 ) -> Outcome:
+    run_id, process = holder
     extra = _extra(target, original)
-    tags = {TAG_RAISED: spec(target), f"{TAG_RUN}{run_id}": f"{extra[0]} {extra[1]}"}
+    tags = {TAG_RAISED: spec(target), f"{TAG_RUN}{run_id}": _holder(extra, process)}
     ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
     if not same(target, original):
         _update(ddb, table, target)
@@ -330,10 +368,13 @@ def release(
 
 
 def stale_holders(held: Raise, running: Callable[[str], bool], now: datetime) -> list[str]:
-    """Holders whose run is no longer running, or every holder once the raise expired."""
+    """Holders whose run is no longer running (or whose process on this host is dead), or every
+    holder once the raise expired."""
     if now >= held.expires:
         return list(held.holders)
-    return [run for run in held.holders if not running(run)]
+    return [
+        run for run in held.holders if not running(run) or process_gone(held.processes.get(run))
+    ]
 
 
 def reconcile(
@@ -374,5 +415,7 @@ def describe_raise(ddb: Any, table: str) -> list[str]:
         f"{held.expires:%Y-%m-%d %H:%M} UTC"
     )
     for run, (wcu, rcu) in sorted(held.holders.items()):
-        lines.append(f"  held by run   {run} (+{wcu} WCU, +{rcu} RCU)")
+        where = held.processes.get(run)
+        at = f", pid {where[1]} on {where[0]}" if where else ""
+        lines.append(f"  held by run   {run} (+{wcu} WCU, +{rcu} RCU{at})")
     return lines

@@ -82,8 +82,10 @@ def open_window(
     running: Callable[[str], bool],
     hold_seconds: float,
     wait: Callable[[], float] | None = None,
+    process: capacity.Process | None = None,
 ) -> WindowReport:
-    """Reconcile, then raise (or switch) the table for this run's month; keep: nothing."""
+    """Reconcile, then raise (or switch) the table for this run's month; keep: nothing.
+    `process`: where the run runs, when known (the reconciler restores a dead one's raise)."""
     before = describe_capacity(ddb, table)
     report = WindowReport(settings.policy, before, before, units=load.write_units)
     report.read_units = load.read_units
@@ -117,6 +119,7 @@ def open_window(
         expires=expires,
         wait=waiter,
         fallback=raise_to,
+        process=process,
     )
     report.granted, report.waited, report.raised = outcome.capacity, outcome.waited, True
     report.opened_at = time.time() - outcome.waited
