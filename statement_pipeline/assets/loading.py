@@ -19,7 +19,7 @@ from statement_pipeline.resources import (
     SQSResource,
     StatementFilesResource,
 )
-from statement_pipeline.rules.capacity_plan import BATCH_ITEMS, DEFAULT_CALL_MS, sample_item_bytes
+from statement_pipeline.rules.capacity_plan import sample_item_bytes
 from statement_pipeline.sensors import run_is_running, run_process
 
 # Loader ops of every run share this pool: its limit (dagster.yaml) is the number of loader
@@ -93,8 +93,7 @@ def open_capacity_window(
     import_tuning: ImportTuning,
 ) -> import_window.WindowReport:
     """The reconciler, then the raise (or switch) this month needs under the policy."""
-    # The loaders' own speed as the planner assumes it: 25 items a call, one call at a time.
-    writer_rate = import_tuning.loaders * BATCH_ITEMS * 1000 / DEFAULT_CALL_MS
+    writer_rate = import_window.writer_rate(import_tuning.loaders)
     window = import_window.open_window(
         statement_table.get_client(),
         statement_table.table_name,

@@ -193,7 +193,7 @@ def next_decrease(exc: ClientError, now: datetime) -> datetime:
     return now + timedelta(hours=1)
 
 
-def _raised(original: Capacity, holders: dict[str, tuple[int, int]], max_wcu: int) -> Capacity:
+def shared_raise(original: Capacity, holders: dict[str, tuple[int, int]], max_wcu: int) -> Capacity:
     """The original plus what every holder's month needs on top of it, within `max_wcu`."""
     wcu = min(max_wcu, (original.write_units or 0) + sum(w for w, _ in holders.values()))
     rcu = (original.read_units or 0) + sum(r for _, r in holders.values())
@@ -234,7 +234,7 @@ def acquire(
         )
     extra = _extra(want, original)
     holders = {**(held.holders if held else {}), run_id: extra}
-    target = want if not want.provisioned else _raised(original, holders, max_wcu)
+    target = want if not want.provisioned else shared_raise(original, holders, max_wcu)
     if held and not held.raised.provisioned:
         target = held.raised  # on demand already: every month fits
     if same(target, current) and not held:
@@ -254,7 +254,7 @@ def acquire(
             _drop_holder(ddb, arn, run_id, held is None)
             raise
         # The 4 switches to on-demand of the last 24 hours are spent: raise instead.
-        raised = _raised(original, {**holders, run_id: _extra(fallback, original)}, max_wcu)
+        raised = shared_raise(original, {**holders, run_id: _extra(fallback, original)}, max_wcu)
         holder = (run_id, process)
         return _fallback(ddb, table, arn, holder, raised, original, wait, waited)
     waited += wait()

@@ -16,7 +16,7 @@ from typing import Any
 
 from statement_pipeline.aws import capacity
 from statement_pipeline.aws.table import Capacity, describe_capacity
-from statement_pipeline.rules.capacity_plan import READ_UNIT_BYTES
+from statement_pipeline.rules.capacity_plan import BATCH_ITEMS, DEFAULT_CALL_MS, READ_UNIT_BYTES
 from statement_pipeline.rules.capacity_window import (
     PRICES,
     UPDATING_ESTIMATE_SECONDS,
@@ -72,6 +72,76 @@ def month_load(records: int, item_bytes: int, writer_rate: float) -> MonthLoad:
     )
 
 
+def writer_rate(loaders: int) -> float:
+    """The loaders' own speed as the planner assumes it: 25 items a call, one call at a time."""
+    return loaders * BATCH_ITEMS * 1000 / DEFAULT_CALL_MS
+
+
+def capacity_ask(
+    settings: CapacitySettings, load: MonthLoad, before: Capacity
+) -> tuple[Capacity, Capacity, tuple[str, ...]]:
+    """What a run asks of a provisioned table: the capacity it wants (a raise, or on demand),
+    the raise (also on_demand's fallback when the day's switches are spent), the plan's notes."""
+    plan = plan_raise(
+        load,
+        Current.idle(before.write_units or 1, before.read_units or 1),
+        target_seconds=settings.target_seconds,
+        max_wcu=settings.max_wcu,
+    )
+    raise_to = Capacity("PROVISIONED", plan.wcu, plan.rcu)
+    want = raise_to if settings.policy == "raise" else Capacity(capacity.ON_DEMAND, None, None)
+    return want, raise_to, plan.notes
+
+
+def planned_calls(ddb: Any, table: str, settings: CapacitySettings, load: MonthLoad) -> list[str]:
+    """The capacity calls an import of `load` would make now, for the dry run (reads only:
+    DescribeTable and ListTagsOfResource, none at all under keep)."""
+    if settings.policy == "keep":
+        return ["capacity policy keep: no UpdateTable, no tag call"]
+    before = describe_capacity(ddb, table)
+    held = capacity.read_raise(ddb, capacity.table_arn(ddb, table))
+    lines = [
+        f"capacity policy {settings.policy}, target {settings.target_seconds} s: {table} at "
+        f"{capacity.spec(before)}"
+    ]
+    if held is not None:
+        lines.append(
+            f"a raise is in force ({capacity.spec(held.original)} -> "
+            f"{capacity.spec(held.raised)}, {len(held.holders)} run(s), expires "
+            f"{held.expires:%Y-%m-%d %H:%M} UTC): the reconciler restores it first if its runs "
+            "are over and it is not changed; else the run joins it"
+        )
+    original = held.original if held else before
+    if not original.provisioned:
+        return [*lines, "the table is on demand: no UpdateTable"]
+    want, raise_to, notes = capacity_ask(settings, load, original)
+    target = want
+    if want.provisioned:
+        extra = (want.write_units or 0) - (original.write_units or 0)
+        extra_rcu = (want.read_units or 0) - (original.read_units or 0)
+        holders = {**(held.holders if held else {}), "this run": (extra, extra_rcu)}
+        target = capacity.shared_raise(original, holders, settings.max_wcu)
+    if capacity.same(target, before):
+        return [*lines, f"no UpdateTable: {capacity.spec(before)} writes the month in time", *notes]
+    lines += [
+        f"TagResource {table}: original {capacity.spec(original)}, raised "
+        f"{capacity.spec(target)}, this run, expiry (the run's deadline + 2 x "
+        f"{UPDATING_ESTIMATE_SECONDS:.0f} s)",
+        f"UpdateTable {table}: {capacity.spec(before)} -> {capacity.spec(target)}, then "
+        "DescribeTable until ACTIVE",
+    ]
+    if not want.provisioned:
+        lines.append(
+            "if the 4 switches to on-demand of 24 hours are spent (LimitExceededException): "
+            f"UpdateTable {table} -> {capacity.spec(raise_to)} instead"
+        )
+    lines.append(
+        f"after the month's writes: UpdateTable {table} -> {capacity.spec(original)} (a "
+        "decrease the day's quota refuses is retried by the reconciler), UntagResource"
+    )
+    return [*lines, *notes]
+
+
 def open_window(
     ddb: Any,
     table: str,
@@ -99,16 +169,8 @@ def open_window(
     if not before.provisioned:
         report.messages.append("the table is on demand: nothing to change")
         return report
-    wcu, rcu = before.write_units or 1, before.read_units or 1
-    plan = plan_raise(
-        load,
-        Current.idle(wcu, rcu),
-        target_seconds=settings.target_seconds,
-        max_wcu=settings.max_wcu,
-    )
-    report.messages.extend(plan.notes)
-    raise_to = Capacity("PROVISIONED", plan.wcu, plan.rcu)
-    want = raise_to if settings.policy == "raise" else Capacity(capacity.ON_DEMAND, None, None)
+    want, raise_to, notes = capacity_ask(settings, load, before)
+    report.messages.extend(notes)
     expires = datetime.now(UTC) + timedelta(seconds=hold_seconds + 2 * UPDATING_ESTIMATE_SECONDS)
     outcome = capacity.acquire(
         ddb,
