@@ -18,6 +18,12 @@ latest/developerguide/...) and the API reference:
 - APIReference/API_BatchWriteItem.html: throttled items come back in UnprocessedItems; only
   when no item is processed does the call fail (ProvisionedThroughputExceededException).
 
+UpdateTable (statement_harness/table_updates.py): the table is UPDATING for a while and keeps
+its old capacity until the change applies; ResourceInUse while UPDATING, ValidationException
+for no change, LimitExceededException past the day's decreases or the 4 switches to on-demand
+in 24 hours. A raise past 1,000 WCU (or 3,000 RCU) splits partitions, and they never merge: a
+table restored after a raise keeps its partitions, each with a share of the smaller rate.
+
 Not modelled: adaptive capacity's split-for-heat and hot-item isolation, partition splits by
 size, on-demand growth to 2x the previous peak, global and local secondary indexes,
 transactions, TTL deletes, and burst being spent on background maintenance.
@@ -38,6 +44,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
+
+from statement_harness.table_updates import TableUpdates
 
 Burst = Literal["full", "empty"]
 Clock = Callable[[], float]
@@ -248,18 +256,22 @@ class CapacityStats:
 class _Table:
     """The buckets of one table."""
 
-    def __init__(self, name: str, cap: TableCapacity, now: float, burst: Burst) -> None:
+    def __init__(
+        self, name: str, cap: TableCapacity, now: float, burst: Burst, partitions: int = 1
+    ) -> None:
         self.name, self.cap = name, cap
+        # Partitions split for throughput and never merge (bp-partition-key-design.html).
+        self.partitions = max(cap.partitions, partitions)
         start = 1.0 if burst == "full" or cap.on_demand else 0.0
         self.write = _Bucket(cap.wcu, cap.wcu * cap.window, cap.wcu * cap.window * start, now)
         self.read = _Bucket(cap.rcu, cap.rcu * cap.window, cap.rcu * cap.window * start, now)
-        parts = range(cap.partitions)
+        parts = range(self.partitions)
         self.part_write = [_Bucket(PARTITION_WCU, PARTITION_WCU, PARTITION_WCU, now) for _ in parts]
         self.part_read = [_Bucket(PARTITION_RCU, PARTITION_RCU, PARTITION_RCU, now) for _ in parts]
         self.keys: dict[str, _Bucket] = {}
 
     def partition(self, key: str) -> int:
-        return partition_of(self.name, key, self.cap.partitions)
+        return partition_of(self.name, key, self.partitions)
 
     def set_burst(self, burst: Burst) -> None:
         for bucket in (self.write, self.read):
@@ -283,41 +295,91 @@ class CapacityModel:
     """Thread-safe capacity model of several DynamoDB tables (see the module docstring)."""
 
     def __init__(
-        self, *, k: float = 1.0, burst: Burst = "full", clock: Clock = time.monotonic
+        self,
+        *,
+        k: float = 1.0,
+        burst: Burst = "full",
+        clock: Clock = time.monotonic,
+        updating_seconds: float = 60.0,
     ) -> None:
         self.k, self.burst, self._clock = k, burst, clock
         self._lock = threading.Lock()
         self._tables: dict[str, _Table] = {}
         self._burst_overrides: dict[str, Burst] = {}
         self._stats = CapacityStats(k=k)
+        # UTC of model time 0: AWS time runs k times faster from now on.
+        self.updates = TableUpdates(updating_seconds, epoch=time.time() - self._now())
 
     def _now(self) -> float:
         return self._clock() * self.k
 
+    def _state(self, table: str, now: float) -> _Table:
+        """A table's state, with its pending UpdateTable applied once due (lock held)."""
+        due = self.updates.due(table, now)
+        if due is not None:
+            self._configure(table, due, now)
+        return self._tables[table]
+
+    def _configure(self, table: str, cap: TableCapacity, now: float) -> None:
+        old = self._tables.get(table)
+        if old is not None and old.cap == cap:
+            return
+        burst = self._burst_overrides.pop(table, self.burst)
+        new = _Table(table, cap, now, burst, old.partitions if old else 1)
+        if old is not None:  # UpdateTable: burst credits survive, up to the new size
+            old.write.refill(new.write.at)
+            old.read.refill(new.read.at)
+            new.write.level = min(new.write.size, old.write.level)
+            new.read.level = min(new.read.size, old.read.level)
+        self._tables[table] = new
+
     def configure(self, table: str, cap: TableCapacity) -> None:
-        """(Re)configure a table; a capacity change keeps what the table buckets held."""
+        """(Re)configure a table; a capacity change keeps what the table buckets held.
+
+        While an UpdateTable is pending the model's own state stands (moto already shows the
+        new capacity; DynamoDB would not grant it yet).
+        """
         with self._lock:
-            old = self._tables.get(table)
-            if old is not None and old.cap == cap:
-                return
-            burst = self._burst_overrides.pop(table, self.burst)
-            new = _Table(table, cap, self._now(), burst)
-            if old is not None:  # UpdateTable: burst credits survive, up to the new size
-                old.write.refill(new.write.at)
-                old.read.refill(new.read.at)
-                new.write.level = min(new.write.size, old.write.level)
-                new.read.level = min(new.read.size, old.read.level)
-            self._tables[table] = new
+            now = self._now()
+            if table in self._tables:
+                self._state(table, now)
+            if self.updates.shown(table) is None:
+                self._configure(table, cap, now)
+
+    def update(self, table: str, cap: TableCapacity) -> None:
+        """An UpdateTable to `cap`: pending for `updating_seconds`, or UpdateRefused."""
+        with self._lock:
+            now = self._now()
+            self.updates.request(table, now, self._state(table, now).cap, cap)
+
+    def updating(self, table: str) -> TableCapacity | None:
+        """The capacity an UPDATING table still has (None: ACTIVE)."""
+        with self._lock:
+            if table in self._tables:
+                self._state(table, self._now())
+            return self.updates.shown(table)
+
+    def decreases_today(self, table: str) -> tuple[int, float | None]:
+        """Decreases made in the table's current UTC day, and the last one's UTC epoch."""
+        with self._lock:
+            today = self.updates.decreases_today(table, self._now())
+            return len(today), (self.updates.epoch + today[-1]) if today else None
+
+    def partitions(self, table: str) -> int:
+        with self._lock:
+            return self._state(table, self._now()).partitions
 
     def forget(self, table: str) -> None:
         """Drop a table's state (deleted or recreated)."""
         with self._lock:
             self._tables.pop(table, None)
+            self.updates.forget(table)
 
     def capacity(self, table: str) -> TableCapacity | None:
         with self._lock:
-            state = self._tables.get(table)
-            return state.cap if state else None
+            if table not in self._tables:
+                return None
+            return self._state(table, self._now()).cap
 
     def set_burst(self, table: str, burst: Burst) -> None:
         """Fill or empty a table's burst buckets now, or when it is first configured."""
@@ -333,7 +395,7 @@ class CapacityModel:
     def bucket(self, table: str, *, write: bool) -> float:
         """Units a table's write (or read) bucket holds now; reads may leave it in debt."""
         with self._lock:
-            state = self._tables[table]
+            state = self._state(table, self._now())
             bucket = state.write if write else state.read
             bucket.refill(self._now())
             return bucket.level
@@ -346,7 +408,7 @@ class CapacityModel:
         with self._lock:
             now, stats = self._now(), self._stats
             for item in items:
-                state = self._tables[item.table]
+                state = self._state(item.table, now)
                 key = state.keys.get(item.key)
                 if key is None:
                     key = state.keys[item.key] = _Bucket(KEY_WCU, KEY_WCU, KEY_WCU, now)
@@ -385,7 +447,8 @@ class CapacityModel:
     def check_read(self, table: str, key: str | None = None) -> Throttle | None:
         """The throttle if the table's or the key's partition read bucket is in debt."""
         with self._lock:
-            state, now = self._tables[table], self._now()
+            now = self._now()
+            state = self._state(table, now)
             state.read.refill(now)
             if state.read.level < 0:
                 return state.throttle("Read", "table")
@@ -405,7 +468,7 @@ class CapacityModel:
             self._stats.read_calls += 1
             self._stats.read_throttled_calls += int(throttled)
             for table, key, units in charges:
-                state = self._tables[table]
+                state = self._state(table, now)
                 buckets = [state.read]
                 if key is not None:
                     buckets.append(state.part_read[state.partition(key)])

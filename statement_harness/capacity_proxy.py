@@ -1,4 +1,4 @@
-# Over 350 lines: nine DynamoDB operations each need their own request and reply rewriting.
+# Over 350 lines: ten DynamoDB operations each need their own request and reply rewriting.
 """An HTTP proxy that puts the DynamoDB capacity model (capacity_model.py) in front of moto.
 
 Point only DynamoDB at it (AWS_ENDPOINT_URL_DYNAMODB=proxy.endpoint); everything else it would
@@ -12,7 +12,13 @@ operations it does not model) and handles these DynamoDB operations, found by th
 - GetItem, BatchGetItem, Query, Scan: throttled while the table's or partition's read bucket
   is in debt, else forwarded and charged from the answer.
 - DescribeTable: learns the table's true capacity and key, and under time compression shows
-  clients the compressed provisioned throughput (x k). Create/Update/DeleteTable invalidate.
+  clients the compressed provisioned throughput (x k). Create/DeleteTable invalidate. While an
+  UpdateTable is pending it shows the table UPDATING with its old capacity, and always the
+  model's NumberOfDecreasesToday / LastDecreaseDateTime.
+- UpdateTable (throughput or billing mode): decided by the model (table_updates.py): refused
+  as DynamoDB would, or forwarded to moto and UPDATING for the model's `updating_seconds`
+  (AWS seconds, so compressed by k), the old rate kept until it applies. Throughput asked for
+  under compression is divided by k, as DescribeTable multiplied it.
 - ConsumedCapacity, when asked for, is the model's, not moto's.
 
 moto does not check SigV4 signatures strictly, so a rewritten body is forwarded with the
@@ -51,6 +57,7 @@ from statement_harness.faultproxy import (
     _json_reply,
     _Reply,
 )
+from statement_harness.table_updates import UpdateRefused
 
 Headers = list[tuple[str, str]]
 _WANT_CAPACITY = ("TOTAL", "INDEXES")
@@ -166,9 +173,10 @@ class CapacityProxy(FaultProxy):
         on_demand_wcu: float = 4000,
         on_demand_rcu: float = 12000,
         clock: Clock = time.monotonic,
+        updating_seconds: float = 60.0,
     ) -> None:
         super().__init__(upstream_endpoint)
-        self.model = CapacityModel(k=k, burst=burst, clock=clock)
+        self.model = CapacityModel(k=k, burst=burst, clock=clock, updating_seconds=updating_seconds)
         self._on_demand = (on_demand_wcu, on_demand_rcu)
         self._arns: dict[str, str] = {}
         self._known: set[str] = set()  # tables whose DescribeTable is cached in the model
@@ -185,6 +193,7 @@ class CapacityProxy(FaultProxy):
             "Scan": self._read,
             "BatchGetItem": self._batch_get,
             "DescribeTable": self._describe,
+            "UpdateTable": self._update,
         }
 
     def __enter__(self) -> CapacityProxy:
@@ -211,7 +220,7 @@ class CapacityProxy(FaultProxy):
         handler = self._ops.get(operation) if service == "dynamodb" else None
         if handler is None:  # FaultProxy: its fault rules, else plain forwarding
             reply = super()._handle(method, path, headers, body)
-            if service == "dynamodb" and operation in ("CreateTable", "UpdateTable", "DeleteTable"):
+            if service == "dynamodb" and operation in ("CreateTable", "DeleteTable"):
                 self._invalidate(json.loads(body or b"{}").get("TableName", ""), operation)
             return reply
         with self._lock:
@@ -226,8 +235,7 @@ class CapacityProxy(FaultProxy):
         """Describe the table again on its next use (after the change, not before it)."""
         with self._known_lock:
             self._known.discard(table)
-        if operation != "UpdateTable":  # an UpdateTable keeps the buckets (see configure)
-            self.model.forget(table)
+        self.model.forget(table)
 
     def _send(self, call: _Call, request: dict[str, Any] | None = None) -> _Reply:
         """Forward the call upstream, with a rewritten request if given."""
@@ -471,11 +479,68 @@ class CapacityProxy(FaultProxy):
         if reply.status != 200:
             return reply
         answer = json.loads(reply.body)
-        cap = self._learn(call.table, answer["Table"])
-        if self.model.k == 1 or cap.on_demand:
-            return reply
+        self._learn(call.table, answer["Table"])
+        self._show(call.table, answer["Table"])
+        return _json_reply(200, answer)
+
+    def _show(self, name: str, table: dict[str, Any]) -> None:
+        """A TableDescription as DynamoDB would give it now: UPDATING with the old capacity
+        while a change is pending, the model's decreases, rates x k under compression."""
+        old = self.model.updating(name)
+        cap = old or self.model.capacity(name)
+        if cap is None:
+            return
+        table["TableStatus"] = "UPDATING" if old else "ACTIVE"
+        table["BillingModeSummary"] = {
+            "BillingMode": "PAY_PER_REQUEST" if cap.on_demand else "PROVISIONED"
+        }
+        throughput = table.setdefault("ProvisionedThroughput", {})
+        count, last = self.model.decreases_today(name)
+        throughput["NumberOfDecreasesToday"] = count
+        if last is not None:
+            throughput["LastDecreaseDateTime"] = last
         # Clients that pace from DescribeTable must see the compressed world: rates x k.
-        throughput = answer["Table"]["ProvisionedThroughput"]
-        for name in ("ReadCapacityUnits", "WriteCapacityUnits"):
-            throughput[name] = max(1, round(throughput[name] * self.model.k))
+        for field_name, units in (("ReadCapacityUnits", cap.rcu), ("WriteCapacityUnits", cap.wcu)):
+            shown = 0 if cap.on_demand else max(1, round(units * self.model.k))
+            throughput[field_name] = shown
+
+    # --- UpdateTable ---------------------------------------------------------------------
+
+    def _asked(self, request: dict[str, Any], cap: TableCapacity) -> TableCapacity | None:
+        """The capacity an UpdateTable asks for (None: it changes no capacity)."""
+        mode = request.get("BillingMode")
+        throughput = request.get("ProvisionedThroughput")
+        if mode is None and throughput is None:
+            return None
+        if mode == "PAY_PER_REQUEST":
+            return TableCapacity.pay_per_request(*self._on_demand, hash_key=cap.hash_key)
+        if throughput is None:
+            return cap
+        k = self.model.k
+        wcu = max(1, round(float(throughput["WriteCapacityUnits"]) / k))
+        rcu = max(1, round(float(throughput["ReadCapacityUnits"]) / k))
+        return TableCapacity.provisioned(wcu, rcu, hash_key=cap.hash_key)
+
+    def _update(self, call: _Call) -> _Reply:
+        cap = self._table(call, call.table)
+        asked = self._asked(call.request, cap) if cap is not None else None
+        if cap is None or asked is None:
+            return self._send(call)
+        try:
+            self.model.update(call.table, asked)
+        except UpdateRefused as refused:
+            doc = {"__type": f"com.amazonaws.dynamodb.v20120810#{refused.code}"}
+            return _json_reply(400, {**doc, "message": refused.message})
+        request = dict(call.request)
+        if "ProvisionedThroughput" in request and not asked.on_demand:
+            # moto holds the true figures, as the model does.
+            request["ProvisionedThroughput"] = {
+                "ReadCapacityUnits": int(asked.rcu),
+                "WriteCapacityUnits": int(asked.wcu),
+            }
+        reply = self._send(call, request)
+        if reply.status != 200:
+            return reply
+        answer = json.loads(reply.body)
+        self._show(call.table, answer["TableDescription"])
         return _json_reply(200, answer)

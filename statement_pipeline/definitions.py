@@ -24,9 +24,13 @@ from statement_pipeline.resources import (
     aws_location,
 )
 from statement_pipeline.rules.alerts import AlertSettings
-from statement_pipeline.rules.names import Names
+from statement_pipeline.rules.names import CapacitySettings, Names
 from statement_pipeline.schedules import monthly_statement_schedule
-from statement_pipeline.sensors import build_statement_file_sensor, interval_from_env
+from statement_pipeline.sensors import (
+    build_statement_file_sensor,
+    capacity_reconciler_sensor,
+    interval_from_env,
+)
 
 # A bucket for the ops' outputs: set it when ops run on several machines (Celery workers), so
 # that no op reads another's outputs from a local disk. Unset: Dagster's default, on disk.
@@ -80,6 +84,7 @@ def defs() -> dg.Definitions:
     # region and each service's endpoint are read the same way, so the resource page says
     # which AWS a run uses ("AWS default" where boto3's own chain decides).
     names = Names.from_env()
+    window = CapacitySettings.from_env(os.environ)
     alerts = AlertSettings.from_env()
     interval = interval_from_env()
     overdue = loaded_by_policy(loaded_by_day_from_env())
@@ -104,7 +109,13 @@ def defs() -> dg.Definitions:
         ),
         asset_checks=[statement_checks],
         jobs=[import_statements_job],
-        sensors=[build_statement_file_sensor(interval), *alert_sensors(alerts, interval)],
+        sensors=[
+            build_statement_file_sensor(interval),
+            *alert_sensors(alerts, interval),
+            # Only a policy that changes capacity may hold a raise to restore (and the IAM
+            # policy of `keep` grants no tag reads).
+            *([capacity_reconciler_sensor] if window.policy != "keep" else []),
+        ],
         schedules=[monthly_statement_schedule],
         resources={
             "s3": s3,
@@ -112,7 +123,13 @@ def defs() -> dg.Definitions:
                 s3=s3, bucket=names.bucket, prefix=names.prefix
             ),
             "statement_queue": SQSResource(queue_name=names.queue, **aws_location("sqs")),
-            "statement_table": DynamoDBResource(table_name=names.table, **aws_location("dynamodb")),
+            "statement_table": DynamoDBResource(
+                table_name=names.table,
+                capacity_policy=window.policy,
+                capacity_target_seconds=window.target_seconds,
+                capacity_max_wcu=window.max_wcu,
+                **aws_location("dynamodb"),
+            ),
             "statement_alerts": SNSResource(topic_arn=alerts.topic_arn, **aws_location("sns")),
             "import_tuning": import_tuning_from_env(),
             **shared_outputs,

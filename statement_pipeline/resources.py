@@ -19,11 +19,18 @@ from pydantic import Field
 
 from statement_pipeline.aws import clients
 from statement_pipeline.aws.s3_files import object_links
+from statement_pipeline.rules.capacity_window import (
+    DEFAULT_MAX_WCU,
+    DEFAULT_POLICY,
+    DEFAULT_TARGET_SECONDS,
+    parse_policy,
+)
 from statement_pipeline.rules.names import (
     DEFAULT_BUCKET,
     DEFAULT_PREFIX,
     DEFAULT_QUEUE,
     DEFAULT_TABLE,
+    CapacitySettings,
     dlq_name,
     normalize_prefix,
 )
@@ -166,6 +173,31 @@ class DynamoDBResource(ResourceWithBoto3Configuration):
     """The DynamoDB table the statement API reads."""
 
     table_name: str = Field(default=DEFAULT_TABLE, description="DynamoDB table of statements.")
+    capacity_policy: str = Field(
+        default=DEFAULT_POLICY,
+        description=(
+            "STATEMENT_CAPACITY_POLICY: keep (never change the table's capacity), raise (raise "
+            "provisioned capacity for the import window, then restore it) or on_demand (switch "
+            "to on-demand for the window, then back)."
+        ),
+    )
+    capacity_target_seconds: int = Field(
+        default=DEFAULT_TARGET_SECONDS,
+        ge=1,
+        description="STATEMENT_CAPACITY_TARGET_SECONDS: the month's write time a raise aims for.",
+    )
+    capacity_max_wcu: int = Field(
+        default=DEFAULT_MAX_WCU,
+        ge=1,
+        description="STATEMENT_CAPACITY_MAX_WCU: a raise never provisions more write units.",
+    )
+
+    @property
+    def capacity(self) -> CapacitySettings:
+        """The capacity settings, checked (an unknown policy fails here, by name)."""
+        return CapacitySettings(
+            parse_policy(self.capacity_policy), self.capacity_target_seconds, self.capacity_max_wcu
+        )
 
     def get_client(self) -> Any:
         return boto3_client(self, "dynamodb")

@@ -1,11 +1,14 @@
 """`statement_file_sensor`: one run per month whose .csv files are new or changed in S3."""
 
+import os
+
 import dagster as dg
 
+from statement_pipeline.aws import capacity
 from statement_pipeline.aws.s3_files import list_prefix
 from statement_pipeline.jobs import import_statements_job
 from statement_pipeline.partitions import monthly_partitions
-from statement_pipeline.resources import StatementFilesResource
+from statement_pipeline.resources import DynamoDBResource, StatementFilesResource
 from statement_pipeline.rules import sensor_cursor
 from statement_pipeline.rules.names import int_setting
 
@@ -113,3 +116,56 @@ def interval_from_env() -> int:
 
 
 statement_file_sensor = build_statement_file_sensor()
+
+
+def run_is_running(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """Whether a run that holds a raise may still write: known to this instance, not finished."""
+    run = instance.get_run_by_id(run_id)
+    return run is not None and not run.is_finished
+
+
+def run_process(instance: dg.DagsterInstance, run_id: str) -> capacity.Process | None:
+    """The process that runs `run_id`, when it is this op's own or its parent (in-process and
+    multiprocess executors): the one whose RUN_START the event log records. None elsewhere
+    (an op on a Celery worker): the run's status and the raise's expiry then decide."""
+    started = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_START, limit=1)
+    event = started.records[0].event_log_entry.dagster_event if started.records else None
+    if event is None or event.pid not in (os.getpid(), os.getppid()):
+        return None
+    return (capacity.this_process()[0], event.pid)
+
+
+# How often the reconciler looks for raises to restore: a killed run's raise costs money.
+RECONCILE_SECONDS = 60
+
+
+@dg.sensor(
+    name="capacity_reconciler_sensor",
+    minimum_interval_seconds=RECONCILE_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Restores the table's capacity raised for an import (STATEMENT_CAPACITY_POLICY raise or "
+        "on_demand) once the runs that hold it are no longer running or its expiry passed; a "
+        "decrease the day's quota refuses is retried on a later tick."
+    ),
+)
+def capacity_reconciler_sensor(
+    context: dg.SensorEvaluationContext, statement_table: DynamoDBResource
+) -> dg.SkipReason:
+    """Restore raises whose runs are gone or expired; say what was done, or when it will be."""
+    ddb = statement_table.get_client()
+    table = statement_table.table_name
+    outcome = capacity.reconcile(
+        ddb,
+        table,
+        lambda run_id: run_is_running(context.instance, run_id),
+        # A sensor tick must end well within its timeout: the UPDATING is not waited for.
+        wait=lambda: 0.0,
+    )
+    if outcome is None:
+        return dg.SkipReason(f"{table}: no raise to restore")
+    if outcome.deferred_until is not None or outcome.message.startswith("WARNING"):
+        context.log.warning(outcome.message)
+    else:
+        context.log.info(outcome.message)
+    return dg.SkipReason(outcome.message)

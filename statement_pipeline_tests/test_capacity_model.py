@@ -362,9 +362,10 @@ def test_proxy_learns_table_changes_and_burst_set_by_hand(
         TableName="statements",
         ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 50},
     )
+    clock.now += 60  # UPDATING for the model's 60 s, then the change applies
     client.batch_write_item(RequestItems={"statements": puts(["b"])})
     assert proxy.model.capacity("statements") == TableCapacity.provisioned(50, 1)
-    # The burst credits (300 x 1 WCU) survived the update, on a frozen clock.
+    # The burst credits (300 x 1 WCU, + 60 refilled) survived the update.
     assert proxy.stats().items_accepted == 2
     answer = client.batch_write_item(RequestItems={"statements": puts(spread(25))})
     assert answer["UnprocessedItems"] == {}

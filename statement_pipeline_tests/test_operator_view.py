@@ -12,9 +12,11 @@ import pytest
 
 from statement_pipeline.aws import bootstrap as bootstrap_module
 from statement_pipeline.aws import clients
+from statement_pipeline.aws.import_window import WindowReport
 from statement_pipeline.aws.load_report import (
     MAX_NUMERIC_FIGURES,
     RESERVED_FIGURES,
+    capacity_metadata,
     loader_rows,
     loading_metadata,
     month_summary,
@@ -22,6 +24,7 @@ from statement_pipeline.aws.load_report import (
 from statement_pipeline.aws.loading import LoadedMonth, LoaderResult
 from statement_pipeline.aws.queue_drainer import LoadStats
 from statement_pipeline.aws.s3_files import object_links
+from statement_pipeline.aws.table import Capacity
 from statement_pipeline.cli.arguments import instance_log_level, log_level_arg
 from statement_pipeline.cli.dev import dg_dev_command, find_dagster_config, prepare_home
 from statement_pipeline.cli.progress import Bars
@@ -102,7 +105,14 @@ def test_the_months_figures_are_few_and_leave_room_for_the_capacity_cost() -> No
         "load_seconds": 25.0,
         "consumed_rcu": 0.0,
     }
-    assert len(_numeric(metadata)) + RESERVED_FIGURES <= MAX_NUMERIC_FIGURES == 12
+    # The capacity window adds one number, its cost; its other facts are text.
+    raised = Capacity("PROVISIONED", 289, 20)
+    window = WindowReport("raise", Capacity("PROVISIONED", 20, 20), raised, 3.0, opened_at=0.0)
+    capacity = _numeric(capacity_metadata(window, 3600.0, None))
+    # 289 WCU + 20 RCU for an hour: $0.18785 + $0.0026.
+    assert capacity == {"capacity_cost_usd": 0.19045}
+    assert RESERVED_FIGURES == 0
+    assert len(_numeric({**metadata, **capacity})) <= MAX_NUMERIC_FIGURES == 12
     assert metadata["first_write"] == "1970-01-01T00:16:40.000+00:00"
     assert metadata["summary"] == (
         "2026-10: 23,300 statements in the table; 23,300 written by this import in 20.0 s "

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from statement_pipeline.assets.catalog import month_asset
-from statement_pipeline.aws import load_report, loading
+from statement_pipeline.aws import import_window, load_report, loading
 from statement_pipeline.aws.month_reads import MonthReader, describe_read, read_budget
 from statement_pipeline.aws.queue_drainer import DrainSettings
 from statement_pipeline.aws.scheduling import ScheduledMonth
@@ -19,6 +19,8 @@ from statement_pipeline.resources import (
     SQSResource,
     StatementFilesResource,
 )
+from statement_pipeline.rules.capacity_plan import sample_item_bytes
+from statement_pipeline.sensors import run_is_running, run_process
 
 # Loader ops of every run share this pool: its limit (dagster.yaml) is the number of loader
 # ops that write to the table at once across runs, and each op's share of the table's
@@ -34,6 +36,8 @@ class LoaderTask:
     month: ScheduledMonth
     plan: loading.LoadPlan
     started: float
+    # The capacity window this run opened (keep: the table as it was).
+    window: import_window.WindowReport
 
 
 def pool_slots(instance: dg.DagsterInstance) -> int | None:
@@ -59,21 +63,50 @@ def start_loaders(
     statement_table: DynamoDBResource,
     import_tuning: ImportTuning,
 ) -> Iterator[dg.DynamicOutput[LoaderTask]]:
-    """Read the table's capacity and the pool's slots; give each loader op its budget."""
+    """Open the capacity window, read the capacity granted and the pool's slots; give each
+    loader op its budget."""
     started = time.time()
     ddb = statement_table.get_client()
-    plan = loading.plan_loading(
-        describe_capacity(ddb, statement_table.table_name),
-        loaders=import_tuning.loaders,
-        loader_ops=import_tuning.loader_ops,
-        pool_slots=pool_slots(context.instance),
-        target_utilisation=import_tuning.target_utilisation,
-    )
+    window = open_capacity_window(context, scheduled, statement_table, import_tuning)
+    try:
+        plan = loading.plan_loading(
+            describe_capacity(ddb, statement_table.table_name),
+            loaders=import_tuning.loaders,
+            loader_ops=import_tuning.loader_ops,
+            pool_slots=pool_slots(context.instance),
+            target_utilisation=import_tuning.target_utilisation,
+        )
+    except BaseException:
+        import_window.close_window(ddb, statement_table.table_name, context.run.run_id, window)
+        raise
     context.log.info(load_report.describe_plan(plan))
     for index in range(plan.loader_ops):
         yield dg.DynamicOutput(
-            LoaderTask(index, scheduled, plan, started), mapping_key=f"loader_{index}"
+            LoaderTask(index, scheduled, plan, started, window), mapping_key=f"loader_{index}"
         )
+
+
+def open_capacity_window(
+    context: dg.OpExecutionContext,
+    scheduled: ScheduledMonth,
+    statement_table: DynamoDBResource,
+    import_tuning: ImportTuning,
+) -> import_window.WindowReport:
+    """The reconciler, then the raise (or switch) this month needs under the policy."""
+    writer_rate = import_window.writer_rate(import_tuning.loaders)
+    window = import_window.open_window(
+        statement_table.get_client(),
+        statement_table.table_name,
+        context.run.run_id,
+        statement_table.capacity,
+        import_window.month_load(scheduled.queued, sample_item_bytes(), writer_rate),
+        running=lambda run_id: run_is_running(context.instance, run_id),
+        hold_seconds=import_tuning.deadline_seconds,
+        process=run_process(context.instance, context.run.run_id),
+    )
+    for message in window.messages:
+        context.log.info(f"capacity: {message}")
+    return window
 
 
 @dg.op(pool=TABLE_WRITE_POOL)
@@ -133,24 +166,34 @@ def finish_load(
     table_name = statement_table.table_name
     capacity = task.plan.capacity or describe_capacity(statement_table.get_client(), table_name)
     budget = read_budget(capacity, consistent=True, share=import_tuning.read_share)
-    loaded = loading.finish(
-        MonthReader(statement_table.get_read_client(), table_name, budget),
-        statement_table.get_batch_write_client(),
-        table_name,
-        statement_files.get_client(),
-        statement_files.bucket,
-        task.month,
-        results,
-        plan=task.plan,
-        started=task.started,
-        run_id=context.run.run_id,
-    )
+    try:
+        loaded = loading.finish(
+            MonthReader(statement_table.get_read_client(), table_name, budget),
+            statement_table.get_batch_write_client(),
+            table_name,
+            statement_files.get_client(),
+            statement_files.bucket,
+            task.month,
+            results,
+            plan=task.plan,
+            started=task.started,
+            run_id=context.run.run_id,
+        )
+    finally:
+        # The month's writes are done (or failed): this run's hold on the raise ends here.
+        restored = import_window.close_window(
+            statement_table.get_client(), table_name, context.run.run_id, task.window
+        )
+        closed_at = time.time()
+        if restored is not None:
+            context.log.info(f"capacity: {restored.message}")
     context.log.info(load_report.describe_loaded(loaded))
     if loaded.finish_read is not None:
         context.log.info(describe_read(loaded.period, "after loading", loaded.finish_read))
     loaders = load_report.loader_rows(results, [t.index for t in tasks], loaded.period)
     metadata = {
         **load_report.loading_metadata(loaded),
+        **load_report.capacity_metadata(task.window, closed_at, restored),
         "month_read": table(load_report.read_rows(loaded), READ_COLUMNS),
         "loaders": table(loaders, LOADER_COLUMNS),
     }

@@ -13,14 +13,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from statement_pipeline.aws.capacity import Outcome
+from statement_pipeline.aws.import_window import WindowReport
 from statement_pipeline.aws.loading import LoadedMonth, LoaderResult, LoadPlan
 from statement_pipeline.aws.month_reads import read_row
 
-# At most this many numbers per materialization. `loading_metadata` gives at most 11 (the
-# month's read units among them): room is left for the capacity cost estimate of the import
-# window.
+# At most this many numbers per materialization: `loading_metadata` gives at most 11 (the
+# month's read units among them) and `capacity_metadata` one, the window's cost estimate.
 MAX_NUMERIC_FIGURES = 12
-RESERVED_FIGURES = 1
+RESERVED_FIGURES = 0
 
 
 def _ending_rate(r: LoaderResult) -> str:
@@ -124,6 +125,22 @@ def loading_metadata(m: LoadedMonth) -> dict[str, Any]:
     # read already proved it), and which read proves the month, which the count check reuses.
     figures["consumed_rcu"] = round(m.finish_read.read_units, 1) if m.finish_read else 0.0
     figures["month_read_by"] = m.month_read_by
+    return figures
+
+
+def capacity_metadata(
+    window: WindowReport, closed_at: float, restored: Outcome | None
+) -> dict[str, Any]:
+    """The import window's capacity: policy, granted, ACTIVE wait and restore as text, and
+    its cost estimate, the one number (USD)."""
+    figures: dict[str, Any] = {
+        "capacity_policy": window.policy,
+        "capacity_window": window.text(closed_at),
+        "capacity_active_wait": f"{window.waited:.1f} s",
+        "capacity_cost_usd": round(window.cost(closed_at), 6),
+    }
+    if restored is not None:
+        figures["capacity_restore"] = restored.message
     return figures
 
 

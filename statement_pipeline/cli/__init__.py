@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 COMMANDS = (
     "bootstrap",
+    "capacity",
     "demo",
     "dev",
     "diff",

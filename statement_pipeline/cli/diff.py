@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -33,12 +34,30 @@ def run(args: argparse.Namespace) -> int:
     except FileChanged as exc:
         print(f"{args.month}: {exc}; run the dry run again", file=sys.stderr)
         return 1
+    calls = capacity_calls(diff)
     if args.json:
-        print(json.dumps(as_json(diff), indent=2))
+        print(json.dumps({**as_json(diff), "capacity_calls": calls}, indent=2))
     else:
-        for line in describe(diff, limit=args.limit or None):
+        for line in [*describe(diff, limit=args.limit or None), *calls]:
             print(line)
     return 0
+
+
+def capacity_calls(diff: Any) -> list[str]:
+    """The capacity calls the import of the month would make under STATEMENT_CAPACITY_POLICY,
+    sized for the rows it would write."""
+    from statement_pipeline.aws import clients, import_window
+    from statement_pipeline.resources import ImportTuning
+    from statement_pipeline.rules.capacity_plan import sample_item_bytes
+    from statement_pipeline.rules.names import CapacitySettings, Names
+
+    writes = sum(d.rows for d in diff.decisions if d.write)
+    load = import_window.month_load(
+        writes, sample_item_bytes(), import_window.writer_rate(ImportTuning().loaders)
+    )
+    settings = CapacitySettings.from_env(os.environ)
+    ddb = clients.client("dynamodb")
+    return import_window.planned_calls(ddb, Names.from_env().table, settings, load)
 
 
 def _limit(text: str) -> int:

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from statement_pipeline.rules.alerts import ENV_ALERT_TOPIC, topic_arn_setting
-from statement_pipeline.rules.names import Names
+from statement_pipeline.rules.names import CapacitySettings, Names
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +42,9 @@ def run(args: argparse.Namespace) -> int:
                 region=args.region,
                 partition=partition,
                 alert_topic_arn=topic_arn_setting(os.environ.get(ENV_ALERT_TOPIC)),
+                # UpdateTable and the tag calls only when STATEMENT_CAPACITY_POLICY changes
+                # the table's capacity.
+                capacity_policy=CapacitySettings.from_env(os.environ).policy,
             )
     except ValueError as exc:
         print(f"statement-pipeline iam-policy: {exc}", file=sys.stderr)

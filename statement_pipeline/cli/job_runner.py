@@ -6,6 +6,7 @@ when run config says so.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,12 +28,15 @@ def import_job(**location: str) -> dg.JobDefinition:
 def _location() -> dict[str, str]:
     """Each service's region and endpoint as the definitions would read them now."""
     from statement_pipeline.resources import aws_location
+    from statement_pipeline.rules.names import CAPACITY_VARIABLES
 
-    return {
+    where = {
         f"{service}_{field}": value
         for service in ("s3", "sqs", "dynamodb")
         for field, value in aws_location(service).items()
     }
+    # The capacity policy is read as the definitions load too: another policy, another target.
+    return {**where, **{name: os.environ.get(name, "") for name in CAPACITY_VARIABLES}}
 
 
 def _import_target() -> Any:

@@ -41,7 +41,29 @@ def run(args: argparse.Namespace) -> int:
     )
     for line in explain(plan, item_bytes_measured=args.item_bytes is None):
         print(line)
+    if table.wcu is not None:
+        _print_policies(args, plan, table)
     return 0
+
+
+def _print_policies(args: argparse.Namespace, plan: Any, table: Any) -> None:
+    """keep / raise / on_demand for this month: time, window with UPDATING, costs."""
+    from statement_pipeline.rules import capacity_window as cw
+
+    load = cw.MonthLoad(plan.units, plan.read_units, plan.loaders * plan.loader_rate)
+    current = cw.Current.idle(table.wcu, table.rcu or table.wcu)
+    if table.burst == "spent":
+        current = cw.Current(table.wcu, table.rcu or table.wcu, 0.0, 0.0)
+    comparison = cw.compare_policies(
+        load,
+        current,
+        target_seconds=args.capacity_target,
+        max_wcu=args.max_wcu,
+        updating_seconds=args.updating_seconds,
+        read_share=args.read_share,
+    )
+    for line in cw.explain_policies(comparison, args.capacity_target):
+        print(line)
 
 
 def register(sub: Any) -> None:
@@ -85,5 +107,23 @@ def register(sub: Any) -> None:
         default=0.8,
         help="share of the table's read rate the import's read-back settles at once its read "
         "burst is spent (import_tuning.read_share; default 0.8)",
+    )
+    p.add_argument(
+        "--capacity-target",
+        type=_positive_int,
+        default=60,
+        help="STATEMENT_CAPACITY_TARGET_SECONDS for the raise column (default 60)",
+    )
+    p.add_argument(
+        "--max-wcu",
+        type=_positive_int,
+        default=4000,
+        help="STATEMENT_CAPACITY_MAX_WCU for the raise column (default 4000)",
+    )
+    p.add_argument(
+        "--updating-seconds",
+        type=_positive_float,
+        default=180.0,
+        help="how long one UpdateTable stays UPDATING (default 180: 'several minutes')",
     )
     p.set_defaults(func=run)

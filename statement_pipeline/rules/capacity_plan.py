@@ -115,8 +115,14 @@ class Phase:
     limited_by: str
 
 
-def write_phase(units: float, table: Table, writer_rate: float) -> Phase:
-    """Seconds to write `units` for a writer that goes `writer_rate` units/s when unlimited."""
+def write_phase(
+    units: float, table: Table, writer_rate: float, *, burst_units: float | None = None
+) -> Phase:
+    """Seconds to write `units` for a writer that goes `writer_rate` units/s when unlimited.
+
+    `burst_units`: the write burst saved up, when it is not the table's own 300 s (a raised
+    table keeps what it saved at its old capacity); None: 300 s of WCU if idle, 0 if spent.
+    """
     ceiling = table.write_ceiling
     if writer_rate <= ceiling:
         rate, limit = writer_rate, "the loaders' own speed"
@@ -130,8 +136,9 @@ def write_phase(units: float, table: Table, writer_rate: float) -> Phase:
     if table.on_demand or table.wcu is None or rate <= table.wcu:
         return Phase(rate, units / rate, 0.0, 0.0, limit)
     wcu = float(table.wcu)
-    burst = BURST_SECONDS * wcu if table.burst == "idle" else 0.0
-    lasts = burst / (rate - wcu)
+    if burst_units is None:
+        burst_units = BURST_SECONDS * wcu if table.burst == "idle" else 0.0
+    lasts = burst_units / (rate - wcu)
     in_burst = min(units, rate * lasts)
     rest = units - in_burst
     if rest <= 0:

@@ -160,6 +160,7 @@ def run_policy(
     region: str | None = None,
     partition: str = "aws",
     alert_topic_arn: str | None = None,
+    capacity_policy: str = "keep",
 ) -> dict[str, Any]:
     """Least-privilege identity policy for one pipeline run (sensor, import job, checks).
 
@@ -183,6 +184,9 @@ def run_policy(
     - `PublishAlerts`, only with `alert_topic_arn` (STATEMENT_ALERT_TOPIC_ARN): `sns:Publish`
       on that topic alone, its ARN exactly as configured (the alert sensor runs in the
       daemon; without a topic it publishes nothing and needs nothing).
+    - `ChangeTableCapacity`, only when STATEMENT_CAPACITY_POLICY is not `keep`: UpdateTable
+      (the raise, the on-demand switch, the restore) and the tag calls that record a raise on
+      the table (TagResource, UntagResource, ListTagsOfResource), on the table alone.
 
     Encryption: the bootstrap defaults (SSE-S3 bucket, SSE-SQS queues, DynamoDB with the AWS
     managed key `aws/dynamodb`) need no KMS permission. If the queues or bucket are switched
@@ -230,7 +234,18 @@ def run_policy(
     ]
     if alert_topic_arn:
         statements.append(_statement("PublishAlerts", ["sns:Publish"], alert_topic_arn))
+    if capacity_policy != "keep":
+        statements.append(_statement("ChangeTableCapacity", CAPACITY_ACTIONS, arns.table))
     return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+# What aws/capacity.py calls on the table under `raise` or `on_demand`.
+CAPACITY_ACTIONS = [
+    "dynamodb:ListTagsOfResource",
+    "dynamodb:TagResource",
+    "dynamodb:UntagResource",
+    "dynamodb:UpdateTable",
+]
 
 
 # Exactly the operations `statement_pipeline.aws.bootstrap` performs, as IAM actions.

@@ -6,6 +6,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from statement_pipeline.rules.capacity_window import (
+    DEFAULT_MAX_WCU,
+    DEFAULT_POLICY,
+    DEFAULT_TARGET_SECONDS,
+    Policy,
+    parse_policy,
+)
 from statement_pipeline.rules.s3_layout import REJECTS_ROOT
 
 DEFAULT_BUCKET = "statements"
@@ -77,4 +84,37 @@ def int_setting(
         return default
     if not raw.isdigit() or not low <= int(raw) <= high:
         raise ValueError(f"{variable} must be a whole number from {low} to {high}, got {raw!r}")
+    return int(raw)
+
+
+ENV_POLICY = "STATEMENT_CAPACITY_POLICY"
+ENV_TARGET = "STATEMENT_CAPACITY_TARGET_SECONDS"
+ENV_MAX_WCU = "STATEMENT_CAPACITY_MAX_WCU"
+CAPACITY_VARIABLES = (ENV_POLICY, ENV_TARGET, ENV_MAX_WCU)
+
+
+@dataclass(frozen=True)
+class CapacitySettings:
+    """The contract's capacity settings (read when the definitions load, never at import)."""
+
+    policy: Policy = DEFAULT_POLICY
+    target_seconds: int = DEFAULT_TARGET_SECONDS
+    max_wcu: int = DEFAULT_MAX_WCU
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> CapacitySettings:
+        policy = parse_policy(environ.get(ENV_POLICY) or DEFAULT_POLICY)
+        return cls(
+            policy,
+            _whole(environ, ENV_TARGET, DEFAULT_TARGET_SECONDS),
+            _whole(environ, ENV_MAX_WCU, DEFAULT_MAX_WCU),
+        )
+
+
+def _whole(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {raw!r}")
     return int(raw)
