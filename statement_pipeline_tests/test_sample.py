@@ -8,7 +8,6 @@ import csv
 import datetime
 import io
 import re
-import time
 from collections import Counter
 from decimal import Decimal
 
@@ -118,12 +117,10 @@ def test_month_edges(period: str) -> None:
     assert len(found) == 600
 
 
-def test_generation_is_fast() -> None:
-    # The target is well under 2 s; the bound is loose so a busy machine does not flake.
-    started = time.perf_counter()
-    count = sum(1 for _ in generate_rows(PERIOD, 233_000))
-    assert count == 233_000
-    assert time.perf_counter() - started < 6
+def test_generation_yields_ten_seed_months_of_distinct_ids() -> None:
+    # Its speed is measured in benchmarks/generation_benchmark.py, not bounded here.
+    ids = {row[0] for row in generate_rows(PERIOD, 233_000)}
+    assert len(ids) == 233_000
 
 
 # ---------------------------------------------------------------- write_month
