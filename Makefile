@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo dev prod-local prod-local-reset test lint format bench screenshot clean
+.PHONY: demo dev prod-local prod-local-reset test lint format bench mutants screenshot clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ format: $(STAMP)
 bench: $(STAMP)
 	rc=0; $(BIN)/python benchmarks/import_benchmark.py || rc=1; \
 	$(BIN)/python benchmarks/capacity_benchmark.py || rc=1; exit $$rc
+
+# Mutation testing of statement_pipeline/rules/ with its unit and property tests ([tool.mutmut]
+# in pyproject.toml; about 25 minutes on 2 cores). Not part of CI; the score is in
+# docs/testing.md. `.venv/bin/mutmut show <name>` prints a surviving mutant.
+mutants: $(STAMP)
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
 
 # docs/asset-page.png: the browser test's screenshot of an imported month's asset page.
 screenshot: $(STAMP)

@@ -3,7 +3,8 @@
 The month is imported the way an operator does it (`dagster asset materialize` against a moto
 server); the UI is `dagster-webserver` alone, so no sensor run changes the page while the test
 reads it. Chromium is Debian's (`.ci/run` installs it), driven by Playwright's Python package
-with `executable_path`: no browser is downloaded. Without it the test is skipped, saying why.
+with `executable_path`: no browser is downloaded. Without it the test is skipped, saying why,
+except where `STATEMENT_PIPELINE_BROWSER=required` (CI sets it): there it fails.
 
 `pytest statement_pipeline_tests/test_browser.py --screenshot-to docs/asset-page.png`
 (`make screenshot`) also writes the page shown in the docs.
@@ -11,6 +12,7 @@ with `executable_path`: no browser is downloaded. Without it the test is skipped
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -62,11 +64,27 @@ def _chromium() -> str | None:
 
 
 CHROMIUM = _chromium()
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="no chromium on this machine (.ci/run installs Debian's chromium package)",
-)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+# .ci/run sets it to `required`: there a missing browser fails the test instead of skipping it.
+REQUIRED_ENV = "STATEMENT_PIPELINE_BROWSER"
+
+
+def _missing_browser() -> str | None:
+    if CHROMIUM is None:
+        return "no chromium on this machine (.ci/run installs Debian's chromium package)"
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed (it is in the dev extra)"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def browser_present() -> None:
+    """Skip without Chromium or Playwright, saying why; fail instead where CI requires them."""
+    missing = _missing_browser()
+    if missing is None:
+        return
+    if os.environ.get(REQUIRED_ENV) == "required":
+        pytest.fail(f"{REQUIRED_ENV}=required: {missing}")
+    pytest.skip(missing)
 
 
 @pytest.fixture
@@ -97,6 +115,8 @@ def imported_month_ui(moto_endpoint: str, tmp_path: Path) -> Iterator[str]:
 def test_the_asset_page_shows_the_months_counts_and_passing_checks(
     imported_month_ui: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
+    from playwright import sync_api
+
     expect = sync_api.expect
     screenshot = tmp_path / "asset-page.png"
     with sync_api.sync_playwright() as playwright:

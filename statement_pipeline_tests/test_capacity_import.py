@@ -2,8 +2,8 @@
 
 moto grants unlimited capacity; `CapacityProxy` throttles as DynamoDB does (provisioned rate,
 300 s of burst, 1,000 units a second per partition and per key value), compressed in time by
-`K` so that minutes on AWS take seconds here. No assertion here is about time, except the
-planner's prediction, which compares table-bound time (set by the model, not this machine).
+`K` so that minutes on AWS take seconds here. No assertion here is about this machine's
+time; the key-limit test measures a rate on the model's clock.
 """
 
 from __future__ import annotations
@@ -121,10 +121,12 @@ def test_a_month_under_one_key_value_follows_the_key_limit(
 ) -> None:
     """Every statement in one shard: 1,000 units/s per key value binds, not the table.
 
-    Time runs 4x slower here (k = 0.25), so the key's limit is below the loaders' speed.
+    Time runs 4x slower here (k = 0.25), so the key's limit is below the loaders' speed. About
+    2,000 one-unit statements: the key value's first 1,000 units are its saved-up capacity,
+    the rest can go no faster than 1,000 a second (one AWS second, 4 s here).
     """
     setup_aws(TableSettings("PROVISIONED", 4_000, 4_000))
-    rows = [row for row in generate_rows(MONTH, 32_000, seed=3) if shard_of(row[0]) == 0]
+    rows = [row for row in generate_rows(MONTH, 64_000, seed=3) if shard_of(row[0]) == 0]
     put_files(MONTH, [("one-key.csv", render_csv(COLUMNS, rows))])
 
     report = _import(MONTH, tmp_path / "dagster")
@@ -133,9 +135,20 @@ def test_a_month_under_one_key_value_follows_the_key_limit(
     stats = model.stats()
     ((table_keys),) = stats.key_units.values()
     assert list(table_keys) == [f"{MONTH}#00"]
+    # The limit was met: the key refused writes, and the loaders saw it and cut their rate.
+    assert stats.items_rejected > 0
+    assert stats.throttled_write_calls > 0
     loaded = report.materializations["loaded_statements"]
-    # Far below the table's rate, the budget followed the key; it did not settle there.
-    assert loader_totals(loaded)["settled"] == 0
+    totals = loader_totals(loaded)
+    assert totals["throttled_calls"] > 0
+    assert totals["rate_cuts"] >= 1
+    # ... and followed it: past its saved-up 1,000 units, the key took the rest at close to
+    # 1,000 units a second (on the model's clock), never above.
+    after_burst = stats.units_accepted - 1_000
+    assert after_burst > 500
+    rate = after_burst / stats.aws_write_seconds
+    assert 500 <= rate <= 1_000 * 1.01, (rate, stats)
+    print(f"one key value: {after_burst:.0f} units past its burst at {rate:.0f} units/s")
 
 
 @pytest.mark.capacity(burst="empty")
@@ -160,17 +173,15 @@ def test_two_runs_sharing_the_table_both_end_exact(model: CapacityProxy, tmp_pat
     assert model.stats().items_accepted >= 600
 
 
-def test_the_planner_predicts_a_table_bound_import_within_15_percent(
+def test_a_spent_table_takes_the_units_the_planner_counts_and_ends_exact(
     moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """A spent table: the write phase the planner predicts, and the one measured.
+    """A spent table: the import writes one unit per statement, as the planner counts.
 
-    20 units a second (2 WCU at 10x) is a small share of what the loaders can write even on a
-    busy machine, so the table, not this machine, sets the time. The window is 15 s of wall
-    time: a stall of a second or two on a loaded machine (CI runs the distributed tests beside
-    this one) stays inside the tolerance, where at 25x it did not.
+    How close the planner's time comes to the measured one is a benchmark
+    (`benchmarks/capacity_benchmark.py --cases spent` prints both), not a bound here.
     """
-    with SpentAtFirstWrite(moto_endpoint, k=10.0) as proxy:
+    with SpentAtFirstWrite(moto_endpoint, k=K) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.endpoint)
         setup_aws(SMALL)
         rows = _month(MONTH, 300)
@@ -178,8 +189,8 @@ def test_the_planner_predicts_a_table_bound_import_within_15_percent(
         report = _import(MONTH, tmp_path / "dagster")
 
         assert_month_exact(MONTH, rows)
-        measured = proxy.stats().aws_write_seconds
-    units = report.materializations["loaded_statements"]["consumed_wcu"]
-    assert units == len(rows)
+        assert proxy.stats().units_accepted == 300
+    assert report.materializations["loaded_statements"]["consumed_wcu"] == 300
     plan = capacity_plan.plan_import(len(rows), Table(2, 2, "spent"), item_bytes=400)
-    assert plan.write.seconds == pytest.approx(measured, rel=0.15)
+    # 300 one-unit items at the 2 units a second a spent 2-WCU table grants: 150 s.
+    assert (plan.units, plan.write.seconds) == (300, 150.0)

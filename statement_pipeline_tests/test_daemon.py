@@ -14,10 +14,10 @@ from pathlib import Path
 import dagster as dg
 
 import statement_samples as sample
-from statement_pipeline.aws import clients
+from statement_harness.scenarios import assert_month_exact
 from statement_pipeline.aws.bootstrap import bootstrap_from_environment
-from statement_pipeline.aws.table import count_month
 from statement_pipeline.rules.names import Names
+from statement_pipeline_tests.oracles import rows_as_written
 from statement_pipeline_tests.processes import (
     BIN,
     background,
@@ -84,5 +84,5 @@ def test_a_file_dropped_in_s3_is_imported_by_the_daemon(moto_endpoint: str, tmp_
         )
         assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS], describe_runs(instance)
         assert runs[0].tags.get("dagster/sensor_name") == "statement_file_sensor"
-    in_table = count_month(clients.client("dynamodb"), names.table, MONTH)
-    assert in_table == RECORDS
+    # Contents, not a count: every statement of the dropped file, exactly, under its key.
+    assert_month_exact(MONTH, rows_as_written(content))

@@ -1,9 +1,11 @@
-"""SIGTERM stops `statement-pipeline dev` and `make dev`, and everything they started, in 15 s.
+"""SIGTERM stops `statement-pipeline dev` and `make dev`, and everything they started.
 
 A process manager (systemd, a container runtime, CI) sends SIGTERM to the command it started
 and to nothing else; whatever is still running after its grace period is killed or leaks. So
 the test signals the command alone, then finds none of its processes left, nor anything else
-in its session (run workers or code servers started after the tree was recorded).
+in its session (run workers or code servers started after the tree was recorded). How long
+that takes is measured in benchmarks/dev_stop_benchmark.py; here the wait is only a
+liveness deadline, generous so that a busy machine cannot fail it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import os
 import shlex
 import shutil
 import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +23,8 @@ import pytest
 from statement_pipeline.local_aws.server import free_port
 from statement_pipeline_tests.processes import BIN, background, ui_locations, wait_for
 
-STOP_WITHIN = 15.0
+# Not a bound on the stop time (a benchmark measures it): only how long to wait for a hang.
+STOP_DEADLINE = 120.0
 
 
 def _statement_pipeline_dev(args: list[str]) -> list[str]:
@@ -90,15 +92,12 @@ def test_sigterm_stops_the_dev_command_and_everything_it_started(name: str, tmp_
         for part in ("moto", "dagster_webserver", "dagster._daemon", "code-server"):
             assert part in tree, f"{part} is not running under `{name}`:\n{tree}"
 
-        sent = time.monotonic()
         os.kill(dev.pid, signal.SIGTERM)
-        _, alive = psutil.wait_procs(started, timeout=STOP_WITHIN)
-        elapsed = time.monotonic() - sent
+        _, alive = psutil.wait_procs(started, timeout=STOP_DEADLINE)
         assert not [p for p in alive if _running(p)], (
-            f"left {elapsed:.1f}s after SIGTERM:\n{_describe(alive)}\n{dev.output()}"
+            f"left {STOP_DEADLINE:.0f}s after SIGTERM:\n{_describe(alive)}\n{dev.output()}"
         )
         assert not _in_session(dev.pid), _describe(_in_session(dev.pid))
-        print(f"`{name}`: all {len(started)} processes gone {elapsed:.1f}s after SIGTERM")
     output = dev.output(tail=200_000)
     assert "superseded" not in output.lower(), output
     assert "Dagster services shut down" in output, output

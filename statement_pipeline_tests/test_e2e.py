@@ -1,6 +1,5 @@
 """End to end, the way users run it: the CLI and `dagster asset materialize` over HTTP."""
 
-import io
 import os
 import subprocess
 import sys
@@ -11,7 +10,8 @@ import pytest
 
 from statement_harness import scenarios
 from statement_pipeline.aws import clients
-from statement_pipeline.rules.csv_records import COLUMNS, NUMBER_COLUMNS, Record, StatementReader
+from statement_pipeline.rules.csv_records import COLUMNS, NUMBER_COLUMNS
+from statement_pipeline_tests.oracles import rows_as_written
 from statement_samples import write_month
 
 MONTH = "2026-10"
@@ -89,9 +89,9 @@ def test_bootstrap_then_materialize_a_quirky_month_exactly_once(env: dict[str, s
         s3.put_object(
             Bucket=NAMES["STATEMENT_BUCKET"], Key=f"incoming/monthly/{MONTH}/{name}", Body=content
         )
-        for row in StatementReader(io.BytesIO(content), name, MONTH):
-            assert isinstance(row, Record)
-            expected[f"{MONTH}/{row.values[0]}"] = row.values
+        for values in rows_as_written(content):
+            expected[f"{MONTH}/{values[0]}"] = values
+    assert len(expected) == 1_000
     # A neighbouring month and a bad folder must not leak into this month's import.
     s3.put_object(
         Bucket=NAMES["STATEMENT_BUCKET"],

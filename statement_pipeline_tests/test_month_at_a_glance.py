@@ -103,7 +103,10 @@ def test_a_real_imports_figures_match_the_table_with_loader_and_file_tables_and_
         "load_seconds": loaded["load_seconds"].value,
         # moto fakes ConsumedCapacity: what it reported for the read below.
         "consumed_rcu": loaded["consumed_rcu"].value,
+        # The window's cost on this on-demand table: its requests at list prices.
+        "capacity_cost_usd": loaded["capacity_cost_usd"].value,
     }
+    assert 0 < loaded["capacity_cost_usd"].value < 0.01
     assert len(items) == 1_000
     # The read that proves the month is the finish step's, of every item the scan finds.
     (proof,) = [r.data for r in loaded["month_read"].records]

@@ -8,7 +8,6 @@ import csv
 import datetime
 import io
 import re
-import time
 from collections import Counter
 from decimal import Decimal
 
@@ -21,6 +20,7 @@ from statement_pipeline.rules.csv_records import (
     StatementReader,
     validate_values,
 )
+from statement_pipeline_tests.oracles import rows_as_written
 from statement_samples import bad_rows_corpus, generate_rows, render_csv, statement_id, write_month
 from statement_samples.generator import CURRENCIES
 
@@ -118,12 +118,10 @@ def test_month_edges(period: str) -> None:
     assert len(found) == 600
 
 
-def test_generation_is_fast() -> None:
-    # The target is well under 2 s; the bound is loose so a busy machine does not flake.
-    started = time.perf_counter()
-    count = sum(1 for _ in generate_rows(PERIOD, 233_000))
-    assert count == 233_000
-    assert time.perf_counter() - started < 6
+def test_generation_yields_ten_seed_months_of_distinct_ids() -> None:
+    # Its speed is measured in benchmarks/generation_benchmark.py, not bounded here.
+    ids = {row[0] for row in generate_rows(PERIOD, 233_000)}
+    assert len(ids) == 233_000
 
 
 # ---------------------------------------------------------------- write_month
@@ -144,13 +142,21 @@ def test_a_generated_month_reads_back_completely_valid(files: int, quirks: bool)
     assert set(ids) == {statement_id(PERIOD, n) for n in range(2_330)}
 
 
-def test_quirks_keep_the_ids_and_the_numbers_of_the_plain_month() -> None:
+def test_quirks_keep_the_ids_and_the_fields_of_the_plain_month() -> None:
     plain = {r.values[0]: r.values for r in read_month(write_month(PERIOD, 800, 2, seed=4))[1]}
-    quirky = read_month(write_month(PERIOD, 800, 3, seed=4, quirks=True))[1]
+    quirky_files = write_month(PERIOD, 800, 3, seed=4, quirks=True)
+    quirky = read_month(quirky_files)[1]
     assert {r.values[0] for r in quirky} == set(plain)
     for record in quirky:
         reference = plain[record.values[0]]
         assert record.values[:5] == reference[:5]
+    # Every field, amounts included, as the csv module reads the quirky files (an oracle
+    # independent of the reader): no digit lost, added or reformatted.
+    written = [row for _, content in quirky_files for row in rows_as_written(content)]
+    assert [record.values for record in quirky] == written
+    kinds = {record.values[5] for record in quirky}
+    assert any(len(value.replace("-", "").replace(".", "")) == 38 for value in kinds)
+    assert any(value.endswith("000") and "." in value for value in kinds)
 
 
 def test_the_contract_month_size() -> None:

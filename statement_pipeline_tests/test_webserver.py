@@ -19,11 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import dagster as dg
 import pytest
 
-from statement_pipeline.aws.table import count_month
+from statement_harness.scenarios import assert_month_exact
 from statement_pipeline.cli.dev import (
     SampleMonth,
     find_dagster_config,
@@ -34,13 +33,14 @@ from statement_pipeline.cli.dev import (
 from statement_pipeline.local_aws.server import LOCAL_ENV, free_port
 from statement_pipeline.supervision.service import Service
 from statement_pipeline_tests.conftest import isolated_environ
+from statement_pipeline_tests.oracles import rows_as_written
 from statement_pipeline_tests.processes import (
     background,
     describe_runs,
     finished_runs,
     wait_for,
 )
-from statement_samples import bad_rows_corpus
+from statement_samples import bad_rows_corpus, write_month
 
 RECORDS = 200
 ASSETS = ["scheduled_statements", "loaded_statements"]
@@ -159,7 +159,9 @@ def dev_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevSession
         yield DevSession(url, selector, home, month, aws_port, dev, by_sensor[0].run_id)
 
 
-def test_make_dev_then_a_partition_launched_through_graphql(dev_session: DevSession) -> None:
+def test_make_dev_then_a_partition_launched_through_graphql(
+    dev_session: DevSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, month = dev_session.url, dev_session.month
     # The asset page marks the closed month overdue after the 2nd (the default deadline).
     (node,) = graphql(url, FRESHNESS)["assetNodes"]
@@ -194,14 +196,15 @@ def test_make_dev_then_a_partition_launched_through_graphql(dev_session: DevSess
             )
             if record.dagster_event
         ]
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=f"http://127.0.0.1:{dev_session.aws_port}",
-        region_name=LOCAL_ENV["AWS_REGION"],
-        aws_access_key_id=LOCAL_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_ENV["AWS_SECRET_ACCESS_KEY"],
-    )
-    assert count_month(dynamodb, "statements", month.period) == month.records
+    # Contents, not a count: the sample files' valid statements, exactly, in dev's local AWS.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{dev_session.aws_port}")
+    for name, value in LOCAL_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    files = write_month(month.period, month.records, 1, month.seed, month.quirks)
+    rows = [row for _, content in files for row in rows_as_written(content)]
+    assert len(rows) == month.records
+    assert_month_exact(month.period, rows)
     outcome = {c.check_name: c.passed for c in checks}
     # The sample month carries a file of broken rows: all rejected and reported (a warning),
     # failing the reject-rate check only when they are more than 5% of the month's rows.

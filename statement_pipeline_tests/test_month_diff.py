@@ -1,0 +1,159 @@
+"""The dry run's report (`statement-pipeline diff`), as operators and scripts read it: literals.
+
+Pure units of `rules/month_diff.py`: which columns differ (numbers by value, as DynamoDB
+normalises them), the printed lines and the JSON, written out by hand.
+"""
+
+from __future__ import annotations
+
+from statement_pipeline.rules.month_diff import (
+    Difference,
+    MonthDiff,
+    as_json,
+    changed_columns,
+    describe,
+)
+from statement_pipeline.rules.month_plan import FileDecision
+
+ROW = ("S-1", "A-1", "2026-10", "2026-10-31", "EUR", "100.50", "0", "0.5000", "100", "007")
+STORED = {
+    "statement_id": "S-1",
+    "account_id": "A-1",
+    "period": "2026-10",
+    "issued_on": "2026-10-31",
+    "currency": "EUR",
+    "opening_balance": "100.5",
+    "total_credits": "0",
+    "total_debits": "0.5",
+    "closing_balance": "100",
+    "transaction_count": "7",
+}
+
+
+def test_numbers_compare_by_value_and_strings_exactly() -> None:
+    assert changed_columns(STORED, ROW) == ()
+    assert changed_columns({**STORED, "currency": "eur"}, ROW) == ("currency",)
+    assert changed_columns({**STORED, "total_debits": "0.05"}, ROW) == ("total_debits",)
+    assert changed_columns({**STORED, "transaction_count": "x"}, ROW) == ("transaction_count",)
+    missing = dict(STORED)
+    del missing["account_id"]
+    assert changed_columns(missing, ROW) == ("account_id",)
+    # A string column is never compared as a number.
+    assert changed_columns({**STORED, "statement_id": "S-1.0"}, ROW) == ("statement_id",)
+
+
+def _diff() -> MonthDiff:
+    return MonthDiff(
+        period="2026-10",
+        files=2,
+        rows=7,
+        valid=5,
+        rejected=1,
+        duplicates=1,
+        conflicting_ids=0,
+        stored=4,
+        adds=[Difference("S-9", key="statements/2026-10/b.csv", line=3)],
+        changes=[
+            Difference(
+                "S-2",
+                key="statements/2026-10/a.csv",
+                line=2,
+                was_key="statements/2026-10/a.csv",
+                was_line=4,
+                columns=("total_debits", "closing_balance"),
+            ),
+            Difference("S-3", key="statements/2026-10/a.csv", line=5, columns=("currency",)),
+        ],
+        removals=[
+            Difference("S-7", was_key="statements/2026-10/old.csv", was_line=8),
+            Difference("S-8"),
+        ],
+        unchanged=2,
+        decisions=[
+            FileDecision("statements/2026-10/a.csv", True, 4, 3, "a row is missing"),
+            FileDecision("statements/2026-10/b.csv", False, 2, 2, "current"),
+        ],
+    )
+
+
+def test_the_printed_report_is_counts_then_places() -> None:
+    assert describe(_diff()) == [
+        "2026-10: 2 file(s), 7 rows: 5 statements to load, 1 rejected, 1 identical duplicates, "
+        "0 conflicting statement ids",
+        "table: 4 statements of 2026-10 stored",
+        "dry run (nothing written): importing the month now would",
+        "adds: 1",
+        "changes: 2",
+        "removals: 2",
+        "unchanged: 2",
+        "rows written: 4 of 1 file(s); skipped as current: 2 of 1 file(s)",
+        "  statements/2026-10/a.csv: write 4 rows (a row is missing)",
+        "  statements/2026-10/b.csv: skip 2 rows (current)",
+        "add (1):",
+        "  statements/2026-10/b.csv:3",
+        "change (2):",
+        "  statements/2026-10/a.csv:2 (total_debits, closing_balance)",
+        "  statements/2026-10/a.csv:5 (currency)",
+        "remove (2):",
+        "  statements/2026-10/old.csv:8 (stored from there, no current row)",
+        "  (stored without its source file) (stored from there, no current row)",
+    ]
+
+
+def test_a_long_section_is_cut_at_the_limit_and_says_how_many_more() -> None:
+    lines = describe(_diff(), limit=1)
+    assert lines[-5:] == [
+        "  statements/2026-10/a.csv:2 (total_debits, closing_balance)",
+        "  ... and 1 more (--limit 0 lists all)",
+        "remove (2):",
+        "  statements/2026-10/old.csv:8 (stored from there, no current row)",
+        "  ... and 1 more (--limit 0 lists all)",
+    ]
+    assert describe(_diff(), limit=None) == describe(_diff())
+    in_sync = MonthDiff("2026-10", 1, 1, 1, 0, 0, 0, 1, unchanged=1)
+    assert in_sync.in_sync
+    assert not _diff().in_sync
+    assert not any(line.startswith(("add (", "change (", "remove (")) for line in describe(in_sync))
+
+
+def test_the_json_report_holds_counts_and_places_never_ids() -> None:
+    assert as_json(_diff()) == {
+        "period": "2026-10",
+        "files": 2,
+        "rows": 7,
+        "valid": 5,
+        "rejected": 1,
+        "duplicates": 1,
+        "conflicting_ids": 0,
+        "stored": 4,
+        "adds": 1,
+        "changes": 2,
+        "removals": 2,
+        "unchanged": 2,
+        "rows_written": 4,
+        "rows_skipped_current": 2,
+        "file_decisions": [
+            {
+                "file": "statements/2026-10/a.csv",
+                "write": True,
+                "rows": 4,
+                "reason": "a row is missing",
+            },
+            {"file": "statements/2026-10/b.csv", "write": False, "rows": 2, "reason": "current"},
+        ],
+        "added": [{"file": "statements/2026-10/b.csv", "line": 3}],
+        "changed": [
+            {
+                "file": "statements/2026-10/a.csv",
+                "line": 2,
+                "stored_from_file": "statements/2026-10/a.csv",
+                "stored_from_line": 4,
+                "columns": ["total_debits", "closing_balance"],
+            },
+            {"file": "statements/2026-10/a.csv", "line": 5, "columns": ["currency"]},
+        ],
+        "removed": [
+            {"stored_from_file": "statements/2026-10/old.csv", "stored_from_line": 8},
+            {"stored_from_file": None, "stored_from_line": None},
+        ],
+    }
