@@ -202,6 +202,10 @@ class DynamoDBResource(ResourceWithBoto3Configuration):
     def get_client(self) -> Any:
         return boto3_client(self, "dynamodb")
 
+    def get_autoscaling_client(self) -> Any:
+        """Application Auto Scaling, for a table whose capacity is a scalable target."""
+        return boto3_client(self, "application-autoscaling")
+
     def get_batch_write_client(self) -> Any:
         """The loaders' client: one attempt per BatchWriteItem, the write budget retries.
 

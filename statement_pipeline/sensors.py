@@ -4,7 +4,7 @@ import os
 
 import dagster as dg
 
-from statement_pipeline.aws import capacity
+from statement_pipeline.aws import capacity, scaler
 from statement_pipeline.aws.s3_files import list_prefix
 from statement_pipeline.jobs import import_statements_job
 from statement_pipeline.partitions import monthly_partitions
@@ -161,6 +161,13 @@ def capacity_reconciler_sensor(
         lambda run_id: run_is_running(context.instance, run_id),
         # A sensor tick must end well within its timeout: the UPDATING is not waited for.
         wait=lambda: 0.0,
+    )
+    # A scalable-target raise (a table under Application Auto Scaling) has tags of its own.
+    outcome = outcome or scaler.reconcile(
+        ddb,
+        statement_table.get_autoscaling_client(),
+        table,
+        lambda run_id: run_is_running(context.instance, run_id),
     )
     if outcome is None:
         return dg.SkipReason(f"{table}: no raise to restore")
