@@ -19,6 +19,7 @@ from statement_pipeline.resources import (
     SQSResource,
     StatementFilesResource,
 )
+from statement_pipeline.rules.capacity_lead import lead_holder
 from statement_pipeline.rules.capacity_plan import sample_item_bytes
 from statement_pipeline.sensors import run_is_running, run_process
 
@@ -110,6 +111,8 @@ def open_capacity_window(
         hold_seconds=import_tuning.deadline_seconds,
         process=run_process(context.instance, context.run.run_id),
         aas=statement_table.get_autoscaling_client(),
+        # A raise the lead schedule made ahead for this month becomes this run's.
+        adopt=lead_holder(scheduled.period),
     )
     for message in window.messages:
         context.log.info(f"capacity: {message}")

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from statement_pipeline.aws.table import Capacity, describe_capacity
+from statement_pipeline.rules.capacity_lead import is_lead_holder
 
 TAG = "statement-pipeline:capacity"
 TAG_ORIGINAL = f"{TAG}-original"
@@ -236,10 +237,11 @@ def acquire(
     wait: Callable[[], float],
     fallback: Capacity | None = None,
     process: Process | None = None,
+    adopt: str | None = None,
 ) -> Outcome:
     """Raise the table to `want` (a provisioned figure or PAY_PER_REQUEST) for `run_id`;
     `fallback`: the raise to make instead when the switches to on-demand are spent; `process`:
-    where the run runs, when known.
+    where the run runs, when known; `adopt`: a lead's holder this run takes over.
 
     A raise already in force is shared: this run becomes one more holder, and the raise grows
     by what its month needs on top of the original. The tags are written before UpdateTable.
@@ -257,8 +259,8 @@ def acquire(
             f"{table} is at {spec(current)}, not the raise {spec(held.raised)} its tags "
             "record: someone else changed it; left as it is",
         )
-    extra = _extra(want, original)
-    holders = {**(held.holders if held else {}), run_id: extra}
+    holders = adopted(held.holders if held else {}, run_id, _extra(want, original), adopt)
+    extra = holders[run_id]
     target = want if not want.provisioned else shared_raise(original, holders, max_wcu)
     if held and not held.raised.provisioned:
         target = held.raised  # on demand already: every month fits
@@ -269,6 +271,8 @@ def acquire(
     tags[TAG_EXPIRES] = latest.isoformat()
     tags[f"{TAG_RUN}{run_id}"] = holder_tag(extra, process)
     ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+    if held and adopt in held.holders:
+        ddb.untag_resource(ResourceArn=arn, TagKeys=[f"{TAG_RUN}{adopt}"])
     if same(target, current):
         return Outcome(current, 0.0, f"joined the raise to {spec(current)} in force")
     waited = wait()  # a change in flight (another run's) must apply first
@@ -285,6 +289,17 @@ def acquire(
     waited += wait()
     granted = describe_capacity(ddb, table)
     return Outcome(granted, waited, f"{table}: {spec(current)} -> {spec(granted)}", True)
+
+
+def adopted(
+    holders: dict[str, tuple[int, int]], run_id: str, extra: tuple[int, int], adopt: str | None
+) -> dict[str, tuple[int, int]]:
+    """The holders once `run_id` holds `extra`, taking over `adopt`'s hold (a lead's) if there
+    is one: the larger of the two, so the raise made ahead is not made again."""
+    taken = holders.get(adopt) if adopt else None
+    if taken is not None:
+        extra = (max(extra[0], taken[0]), max(extra[1], taken[1]))
+    return {**{run: e for run, e in holders.items() if run != adopt}, run_id: extra}
 
 
 def _extra(want: Capacity, original: Capacity) -> tuple[int, int]:
@@ -398,7 +413,10 @@ def stale_holders(held: Held, running: Callable[[str], bool], now: datetime) -> 
     if now >= held.expires:
         return list(held.holders)
     return [
-        run for run in held.holders if not running(run) or process_gone(held.processes.get(run))
+        run
+        for run in held.holders
+        # A lead's hold has no run: it lasts until the import adopts it, or it expires.
+        if not is_lead_holder(run) and (not running(run) or process_gone(held.processes.get(run)))
     ]
 
 

@@ -16,7 +16,13 @@ from typing import Any
 
 from statement_pipeline.aws import capacity, scaler
 from statement_pipeline.aws.table import Capacity, describe_capacity
-from statement_pipeline.rules.capacity_plan import BATCH_ITEMS, DEFAULT_CALL_MS, READ_UNIT_BYTES
+from statement_pipeline.rules.capacity_lead import estimated_rows, lead_holder
+from statement_pipeline.rules.capacity_plan import (
+    BATCH_ITEMS,
+    DEFAULT_CALL_MS,
+    READ_UNIT_BYTES,
+    sample_item_bytes,
+)
 from statement_pipeline.rules.capacity_window import (
     PRICES,
     UPDATING_ESTIMATE_SECONDS,
@@ -155,10 +161,12 @@ def open_window(
     wait: Callable[[], float] | None = None,
     process: capacity.Process | None = None,
     aas: Any | None = None,
+    adopt: str | None = None,
 ) -> WindowReport:
     """Reconcile, then raise (or switch) the table for this run's month; keep: nothing.
     `process`: where the run runs, when known (the reconciler restores a dead one's raise);
-    `aas`: an Application Auto Scaling client (a scaled table's targets are moved instead)."""
+    `aas`: an Application Auto Scaling client (a scaled table's targets are moved instead);
+    `adopt`: the holder of a raise made ahead for this month (rules/capacity_lead.py)."""
     before = describe_capacity(ddb, table)
     report = WindowReport(settings.policy, before, before, units=load.write_units)
     report.read_units = load.read_units
@@ -194,6 +202,7 @@ def open_window(
             expires=expires,
             wait=waiter,
             process=process,
+            adopt=adopt,
         )
         report.scaled = True
     else:
@@ -207,6 +216,7 @@ def open_window(
             wait=waiter,
             fallback=raise_to,
             process=process,
+            adopt=adopt,
         )
     report.granted, report.waited, report.raised = outcome.capacity, outcome.waited, True
     report.opened_at = time.time() - outcome.waited
@@ -229,3 +239,32 @@ def close_window(
         return scaler.release(ddb, aas, table, [run_id])
     waiter = wait or (lambda: capacity.wait_active(ddb, table))
     return capacity.release(ddb, table, [run_id], wait=waiter)
+
+
+def open_lead(
+    ddb: Any,
+    table: str,
+    month: str,
+    settings: CapacitySettings,
+    month_bytes: int,
+    *,
+    loaders: int,
+    hold_seconds: float,
+    running: Callable[[str], bool],
+    aas: Any | None = None,
+) -> WindowReport:
+    """The raise for `month` made ahead of its import, sized from its files' bytes and held
+    under `lead-<month>` (adopted by the import, else restored once expired). The UPDATING is
+    not waited for: passing during the lead is its point."""
+    load = month_load(estimated_rows(month_bytes), sample_item_bytes(), writer_rate(loaders))
+    return open_window(
+        ddb,
+        table,
+        lead_holder(month),
+        settings,
+        load,
+        running=running,
+        hold_seconds=hold_seconds,
+        wait=lambda: 0.0,
+        aas=aas,
+    )

@@ -118,8 +118,10 @@ def acquire(
     expires: datetime,
     wait: Callable[[], float],
     process: capacity.Process | None = None,
+    adopt: str | None = None,
 ) -> capacity.Outcome:
-    """Move the scalable targets' minimum (and maximum) up to `want` for `run_id`.
+    """Move the scalable targets' minimum (and maximum) up to `want` for `run_id` (taking over
+    `adopt`'s hold, a lead's, when there is one).
 
     Shared like a table raise: each holder's month adds what it needs above the original
     minimum. A dimension with no scalable target is left as it is.
@@ -139,7 +141,8 @@ def acquire(
         max(0, (want.write_units or 0) - (low.write_units or 0)),
         max(0, (want.read_units or 0) - (low.read_units or 0)),
     )
-    holders = {**(held.holders if held else {}), run_id: extra}
+    holders = capacity.adopted(held.holders if held else {}, run_id, extra, adopt)
+    extra = holders[run_id]
     shared = capacity.shared_raise(low, holders, max_wcu)
     raised = {}
     for name, (lowest, highest) in original.items():
@@ -152,6 +155,8 @@ def acquire(
     tags[TAG_EXPIRES] = (max(expires, held.expires) if held else expires).isoformat()
     tags[f"{TAG_RUN}{run_id}"] = capacity.holder_tag(extra, process)
     ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+    if held and adopt in held.holders:
+        ddb.untag_resource(ResourceArn=arn, TagKeys=[f"{TAG_RUN}{adopt}"])
     for name, bounds in raised.items():
         if found.get(name) != bounds:
             _register(aas, table, name, bounds)
