@@ -6,6 +6,7 @@ targets' figures but does not apply a minimum to the table: the targets are what
 
 from __future__ import annotations
 
+import argparse
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from statement_pipeline.aws import import_window, scaler
 from statement_pipeline.aws.table import Capacity, describe_capacity
+from statement_pipeline.cli import capacity as capacity_cli
 from statement_pipeline.rules.names import CapacitySettings
 
 TABLE = "statements"
@@ -29,14 +31,14 @@ def no_wait() -> float:
 @pytest.fixture
 def clients(aws: None) -> tuple[Any, Any]:
     """A 20 / 20 table whose write (min 20, max 100) and read (min 20, max 40) are scaled."""
-    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb = boto3.client("dynamodb")
     ddb.create_table(
         TableName=TABLE,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         ProvisionedThroughput={"ReadCapacityUnits": 20, "WriteCapacityUnits": 20},
     )
-    aas = boto3.client("application-autoscaling", region_name="us-east-1")
+    aas = boto3.client("application-autoscaling")
     for dimension, high in ((WRITE, 100), (READ, 40)):
         _register(aas, dimension, 20, high)
     return ddb, aas
@@ -150,4 +152,14 @@ def test_the_import_window_moves_the_targets_instead_of_updating_the_table(clien
     assert 20 < raised_min <= 4_000
     assert describe_capacity(ddb, TABLE).write_units == 20  # the scaler's to apply, not ours
     import_window.close_window(ddb, TABLE, "run-1", report, wait=no_wait, aas=aas)
+    assert _bounds(aas) == {WRITE: (20, 100), READ: (20, 40)}
+
+
+def test_capacity_restore_puts_back_an_orphaned_scalable_target_raise(
+    clients, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ddb, aas = clients
+    _raise(ddb, aas)
+    assert capacity_cli.run(argparse.Namespace(action="restore", expired_only=False)) == 0
+    assert "scalable targets restored" in capsys.readouterr().out
     assert _bounds(aas) == {WRITE: (20, 100), READ: (20, 40)}
