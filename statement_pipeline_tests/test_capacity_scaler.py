@@ -163,3 +163,17 @@ def test_capacity_restore_puts_back_an_orphaned_scalable_target_raise(
     assert capacity_cli.run(argparse.Namespace(action="restore", expired_only=False)) == 0
     assert "scalable targets restored" in capsys.readouterr().out
     assert _bounds(aas) == {WRITE: (20, 100), READ: (20, 40)}
+
+
+def test_capacity_status_shows_a_scalable_target_raise(
+    clients, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ddb, aas = clients
+    _raise(ddb, aas)
+    assert capacity_cli.run(argparse.Namespace(action="status", expired_only=False)) == 0
+    out = capsys.readouterr().out
+    assert (
+        "write min 20 max 100, read min 20 max 40 -> write min 500 max 500, read min 30 max 40"
+        in out
+    )
+    assert "held by run   run-1" in out

@@ -221,3 +221,16 @@ def reconcile(
     if held.holders and not stale:
         return None
     return release(ddb, aas, table, stale)
+
+
+def describe_scaler_raise(ddb: Any, table: str) -> list[str]:
+    """Lines for `statement-pipeline capacity status` (none: no scalable-target raise)."""
+    held = read_scaler_raise(ddb, capacity.table_arn(ddb, table))
+    if held is None:
+        return []
+    lines = [
+        f"scaler raise    {_shown(held.original)} -> {_shown(held.raised)}, expires "
+        f"{held.expires:%Y-%m-%d %H:%M} UTC"
+    ]
+    lines += [f"  held by run   {run}" for run in sorted(held.holders)]
+    return lines

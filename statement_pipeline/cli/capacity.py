@@ -11,7 +11,7 @@ def run(args: argparse.Namespace) -> int:
     table = Names.from_env().table
     ddb = clients.client("dynamodb")
     if args.action == "status":
-        for line in capacity.describe_raise(ddb, table):
+        for line in capacity.describe_raise(ddb, table) + scaler.describe_scaler_raise(ddb, table):
             print(line)
         return 0
     # restore: every holder is treated as gone (the operator says so), unless --expired-only.
