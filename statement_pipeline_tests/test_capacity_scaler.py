@@ -177,3 +177,13 @@ def test_capacity_status_shows_a_scalable_target_raise(
         in out
     )
     assert "held by run   run-1" in out
+
+
+def test_the_dry_run_plans_register_scalable_target_not_update_table(clients) -> None:
+    ddb, aas = clients
+    settings = CapacitySettings("raise", 60, 4_000)
+    load = import_window.month_load(23_300, 600, import_window.writer_rate(4))
+    lines = import_window.planned_calls(ddb, TABLE, settings, load, aas)
+    assert not [line for line in lines if line.startswith("UpdateTable")]
+    assert [line for line in lines if line.startswith("RegisterScalableTarget table/statements")]
+    assert _bounds(aas) == {WRITE: (20, 100), READ: (20, 40)}  # it only reads

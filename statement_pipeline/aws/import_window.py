@@ -100,9 +100,11 @@ def capacity_ask(
     return want, raise_to, plan.notes
 
 
-def planned_calls(ddb: Any, table: str, settings: CapacitySettings, load: MonthLoad) -> list[str]:
+def planned_calls(
+    ddb: Any, table: str, settings: CapacitySettings, load: MonthLoad, aas: Any | None = None
+) -> list[str]:
     """The capacity calls an import of `load` would make now, for the dry run (reads only:
-    DescribeTable and ListTagsOfResource, none at all under keep)."""
+    DescribeTable, ListTagsOfResource and DescribeScalableTargets, none at all under keep)."""
     if settings.policy == "keep":
         return ["capacity policy keep: no UpdateTable, no tag call"]
     before = describe_capacity(ddb, table)
@@ -122,6 +124,10 @@ def planned_calls(ddb: Any, table: str, settings: CapacitySettings, load: MonthL
     if not original.provisioned:
         return [*lines, "the table is on demand: no UpdateTable"]
     want, raise_to, notes = capacity_ask(settings, load, original)
+    scaled = scaler.planned(aas, table, raise_to) if aas is not None and held is None else None
+    if scaled and scaled[0].endswith("no UpdateTable"):
+        return [*lines, *scaled, *notes]
+    lines += scaled or []
     target = want
     if want.provisioned:
         extra = (want.write_units or 0) - (original.write_units or 0)

@@ -92,6 +92,31 @@ def read_scaler_raise(ddb: Any, arn: str) -> ScalerRaise | None:
     return ScalerRaise(arn, original, raised, expires, holders, processes)
 
 
+def raised_bounds(original: dict[str, Bounds], to: Capacity) -> dict[str, Bounds]:
+    """Each target's bounds raised to `to`: the minimum at the figure, the maximum no lower."""
+    raised = {}
+    for name, (lowest, highest) in original.items():
+        floor = (to.write_units if name == "write" else to.read_units) or lowest
+        raised[name] = (floor, max(highest, floor))
+    return raised
+
+
+def planned(aas: Any, table: str, want: Capacity) -> list[str] | None:
+    """The dry run's lines for a table under Application Auto Scaling (None: it is not, or its
+    targets cannot be looked up, which the lines then say)."""
+    found, note = find(aas, table)
+    if not found:
+        return [note] if note else None
+    raised = raised_bounds(found, want)
+    return [
+        f"{table} is under Application Auto Scaling: no UpdateTable",
+        f"TagResource {table}: scalable-target originals {_shown(found)}, this run, expiry",
+        f"RegisterScalableTarget table/{table}: {_shown(found)} -> {_shown(raised)}, then "
+        "DescribeTable until ACTIVE",
+        f"after the month's writes: RegisterScalableTarget back to {_shown(found)}, UntagResource",
+    ]
+
+
 def _register(aas: Any, table: str, name: str, bounds: Bounds) -> None:
     aas.register_scalable_target(
         ServiceNamespace=NAMESPACE,
@@ -143,11 +168,7 @@ def acquire(
     )
     holders = capacity.adopted(held.holders if held else {}, run_id, extra, adopt)
     extra = holders[run_id]
-    shared = capacity.shared_raise(low, holders, max_wcu)
-    raised = {}
-    for name, (lowest, highest) in original.items():
-        floor = (shared.write_units if name == "write" else shared.read_units) or lowest
-        raised[name] = (floor, max(highest, floor))
+    raised = raised_bounds(original, capacity.shared_raise(low, holders, max_wcu))
     tags = {
         f"{TAG_BOUNDS}{n}": f"{o[0]} {o[1]} {raised[n][0]} {raised[n][1]}"
         for n, o in original.items()
