@@ -252,6 +252,11 @@ def acquire(
     original = held.original if held else current
     if not original.provisioned:
         return Outcome(current, 0.0, f"{table} is on demand: nothing to raise")
+    settled = 0.0
+    if held and not same(current, held.raised):
+        # The raise may still be UPDATING (a lead's, made minutes ago): let it apply first.
+        settled = wait()
+        current = describe_capacity(ddb, table)
     if held and not same(current, held.raised):
         return Outcome(
             current,
@@ -274,7 +279,7 @@ def acquire(
     if held and adopt in held.holders:
         ddb.untag_resource(ResourceArn=arn, TagKeys=[f"{TAG_RUN}{adopt}"])
     if same(target, current):
-        return Outcome(current, 0.0, f"joined the raise to {spec(current)} in force")
+        return Outcome(current, settled, f"joined the raise to {spec(current)} in force")
     waited = wait()  # a change in flight (another run's) must apply first
     try:
         _update(ddb, table, target)
