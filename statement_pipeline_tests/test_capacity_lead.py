@@ -6,6 +6,7 @@ expires. moto in-process (UpdateTable applies at once there).
 
 from __future__ import annotations
 
+import argparse
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,11 +17,13 @@ from dagster_aws.s3 import S3Resource
 
 from statement_pipeline.aws import capacity, import_window
 from statement_pipeline.aws.table import describe_capacity
+from statement_pipeline.cli import capacity as capacity_cli
 from statement_pipeline.definitions import defs
 from statement_pipeline.resources import DynamoDBResource, ImportTuning, StatementFilesResource
 from statement_pipeline.rules.capacity_lead import lead_due
 from statement_pipeline.rules.names import CapacitySettings
 from statement_pipeline.schedules import capacity_lead_schedule
+from statement_pipeline.sensors import run_is_running
 from statement_samples.generator import COLUMNS, generate_rows, render_csv
 
 TABLE = "statements"
@@ -152,13 +155,28 @@ def test_the_import_adopts_the_lead_raise_without_another_update_table(ddb: Any)
 
 def test_a_lead_nobody_adopted_is_kept_until_it_expires_then_restored(ddb: Any) -> None:
     _tick(FOUR_HOURS_AHEAD, 240)
-    # No run holds it, yet the reconciler leaves it: the import is still to come.
-    assert capacity.reconcile(ddb, TABLE, lambda run: False, wait=lambda: 0.0) is None
-    assert describe_capacity(ddb, TABLE).write_units > 2
-    # Past lead + the import's deadline (+ 2 UPDATING estimates), it is restored.
-    past = datetime.now(UTC) + timedelta(minutes=240) + timedelta(days=1)
-    outcome = capacity.reconcile(ddb, TABLE, lambda run: False, wait=lambda: 0.0, now=past)
+    with dg.DagsterInstance.ephemeral() as instance:
+
+        def running(run_id: str) -> bool:
+            return run_is_running(instance, run_id)
+
+        # No run holds it, yet the reconciler leaves it: the import is still to come.
+        assert capacity.reconcile(ddb, TABLE, running, wait=lambda: 0.0) is None
+        assert describe_capacity(ddb, TABLE).write_units > 2
+        # Past lead + the import's deadline (+ 2 UPDATING estimates), it is restored.
+        past = datetime.now(UTC) + timedelta(minutes=240) + timedelta(days=1)
+        outcome = capacity.reconcile(ddb, TABLE, running, wait=lambda: 0.0, now=past)
     assert outcome is not None
     assert outcome.changed
+    assert describe_capacity(ddb, TABLE).write_units == 2
+    assert LEAD_HOLDER_TAG not in _tags(ddb)
+
+
+def test_capacity_restore_restores_a_lead_raise_before_its_expiry(
+    ddb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The operator's restore treats every holder as gone, a lead's too."""
+    _tick(FOUR_HOURS_AHEAD, 240)
+    assert capacity_cli.run(argparse.Namespace(action="restore", expired_only=False)) == 0
     assert describe_capacity(ddb, TABLE).write_units == 2
     assert LEAD_HOLDER_TAG not in _tags(ddb)

@@ -29,7 +29,6 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from statement_pipeline.aws.table import Capacity, describe_capacity
-from statement_pipeline.rules.capacity_lead import is_lead_holder
 
 TAG = "statement-pipeline:capacity"
 TAG_ORIGINAL = f"{TAG}-original"
@@ -418,10 +417,7 @@ def stale_holders(held: Held, running: Callable[[str], bool], now: datetime) -> 
     if now >= held.expires:
         return list(held.holders)
     return [
-        run
-        for run in held.holders
-        # A lead's hold has no run: it lasts until the import adopts it, or it expires.
-        if not is_lead_holder(run) and (not running(run) or process_gone(held.processes.get(run)))
+        run for run in held.holders if not running(run) or process_gone(held.processes.get(run))
     ]
 
 
