@@ -25,7 +25,7 @@ from statement_pipeline.resources import (
 )
 from statement_pipeline.rules.alerts import AlertSettings
 from statement_pipeline.rules.names import CapacitySettings, Names
-from statement_pipeline.schedules import monthly_statement_schedule
+from statement_pipeline.schedules import capacity_lead_schedule, monthly_statement_schedule
 from statement_pipeline.sensors import (
     build_statement_file_sensor,
     capacity_reconciler_sensor,
@@ -116,7 +116,11 @@ def defs() -> dg.Definitions:
             # policy of `keep` grants no tag reads).
             *([capacity_reconciler_sensor] if window.policy != "keep" else []),
         ],
-        schedules=[monthly_statement_schedule],
+        schedules=[
+            monthly_statement_schedule,
+            # The raise ahead of the monthly import, when a lead is set under raise/on_demand.
+            *([capacity_lead_schedule] if window.policy != "keep" and window.lead_minutes else []),
+        ],
         resources={
             "s3": s3,
             "statement_files": StatementFilesResource(
@@ -128,6 +132,7 @@ def defs() -> dg.Definitions:
                 capacity_policy=window.policy,
                 capacity_target_seconds=window.target_seconds,
                 capacity_max_wcu=window.max_wcu,
+                capacity_lead_minutes=window.lead_minutes,
                 **aws_location("dynamodb"),
             ),
             "statement_alerts": SNSResource(topic_arn=alerts.topic_arn, **aws_location("sns")),

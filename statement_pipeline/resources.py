@@ -30,6 +30,7 @@ from statement_pipeline.rules.names import (
     DEFAULT_PREFIX,
     DEFAULT_QUEUE,
     DEFAULT_TABLE,
+    MAX_LEAD_MINUTES,
     CapacitySettings,
     dlq_name,
     normalize_prefix,
@@ -191,16 +192,32 @@ class DynamoDBResource(ResourceWithBoto3Configuration):
         ge=1,
         description="STATEMENT_CAPACITY_MAX_WCU: a raise never provisions more write units.",
     )
+    capacity_lead_minutes: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_LEAD_MINUTES,
+        description=(
+            "STATEMENT_CAPACITY_LEAD_MINUTES: minutes before the monthly import that "
+            "capacity_lead_schedule starts the raise (0: no lead)."
+        ),
+    )
 
     @property
     def capacity(self) -> CapacitySettings:
         """The capacity settings, checked (an unknown policy fails here, by name)."""
         return CapacitySettings(
-            parse_policy(self.capacity_policy), self.capacity_target_seconds, self.capacity_max_wcu
+            parse_policy(self.capacity_policy),
+            self.capacity_target_seconds,
+            self.capacity_max_wcu,
+            self.capacity_lead_minutes,
         )
 
     def get_client(self) -> Any:
         return boto3_client(self, "dynamodb")
+
+    def get_autoscaling_client(self) -> Any:
+        """Application Auto Scaling, for a table whose capacity is a scalable target."""
+        return boto3_client(self, "application-autoscaling")
 
     def get_batch_write_client(self) -> Any:
         """The loaders' client: one attempt per BatchWriteItem, the write budget retries.

@@ -4,12 +4,13 @@ import os
 
 import dagster as dg
 
-from statement_pipeline.aws import capacity
+from statement_pipeline.aws import capacity, scaler
 from statement_pipeline.aws.s3_files import list_prefix
 from statement_pipeline.jobs import import_statements_job
 from statement_pipeline.partitions import monthly_partitions
 from statement_pipeline.resources import DynamoDBResource, StatementFilesResource
 from statement_pipeline.rules import sensor_cursor
+from statement_pipeline.rules.capacity_lead import is_lead_holder
 from statement_pipeline.rules.names import int_setting
 
 # Well under the daemon's 60 s sensor timeout, so a huge prefix fails with a clear message.
@@ -119,7 +120,10 @@ statement_file_sensor = build_statement_file_sensor()
 
 
 def run_is_running(instance: dg.DagsterInstance, run_id: str) -> bool:
-    """Whether a run that holds a raise may still write: known to this instance, not finished."""
+    """Whether a run that holds a raise may still write: known to this instance, not finished.
+    A lead's hold (capacity_lead_schedule) has no run: it lasts until adopted or expired."""
+    if is_lead_holder(run_id):
+        return True
     run = instance.get_run_by_id(run_id)
     return run is not None and not run.is_finished
 
@@ -161,6 +165,13 @@ def capacity_reconciler_sensor(
         lambda run_id: run_is_running(context.instance, run_id),
         # A sensor tick must end well within its timeout: the UPDATING is not waited for.
         wait=lambda: 0.0,
+    )
+    # A scalable-target raise (a table under Application Auto Scaling) has tags of its own.
+    outcome = outcome or scaler.reconcile(
+        ddb,
+        statement_table.get_autoscaling_client(),
+        table,
+        lambda run_id: run_is_running(context.instance, run_id),
     )
     if outcome is None:
         return dg.SkipReason(f"{table}: no raise to restore")

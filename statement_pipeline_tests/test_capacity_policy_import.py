@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import dagster as dg
 import pytest
+from dagster_aws.s3 import S3Resource
 
 from statement_harness.capacity_proxy import CapacityProxy
 from statement_harness.scenarios import (
@@ -35,7 +37,9 @@ from statement_pipeline.aws import capacity
 from statement_pipeline.aws.bootstrap import TableSettings
 from statement_pipeline.aws.table import count_month, describe_capacity
 from statement_pipeline.cli.job_runner import RunReport, tuning_run_config
+from statement_pipeline.resources import DynamoDBResource, ImportTuning, StatementFilesResource
 from statement_pipeline.rules.csv_records import COLUMNS
+from statement_pipeline.schedules import capacity_lead_schedule
 from statement_pipeline.supervision.service import Service
 from statement_samples import generate_rows, render_csv
 
@@ -209,3 +213,44 @@ def test_capacity_status_and_restore_commands(model: CapacityProxy, capsys: Any)
     assert main(["capacity", "restore"]) == 0
     shown = describe_capacity(ddb, TABLE)
     assert (shown.write_units, shown.read_units) == (20, 20)
+
+
+def test_a_lead_raise_is_adopted_by_the_import_with_no_update_table_of_its_own(
+    model: CapacityProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """capacity_lead_schedule's tick four hours before the monthly import raises the table for
+    the month's files; the import adopts it (no UpdateTable of its own), loads the month
+    exactly, and the restore brings the table back to 2 / 2 with no raise tags."""
+    monkeypatch.setenv("STATEMENT_CAPACITY_POLICY", "raise")
+    monkeypatch.setenv("STATEMENT_CAPACITY_TARGET_SECONDS", "10")
+    monkeypatch.setenv("STATEMENT_CAPACITY_MAX_WCU", "400")
+    setup_aws(TABLE_2)
+    rows = _month(2_400)
+    resources = {
+        "statement_table": DynamoDBResource(
+            capacity_policy="raise",
+            capacity_target_seconds=10,
+            capacity_max_wcu=400,
+            capacity_lead_minutes=240,
+        ),
+        "statement_files": StatementFilesResource(s3=S3Resource()),
+        "import_tuning": ImportTuning(),
+    }
+    ahead = datetime(2026, 4, 30, 23, 0, tzinfo=UTC)  # the 2026-05-01 03:00 UTC tick's lead
+    with dg.build_schedule_context(scheduled_execution_time=ahead, resources=resources) as ctx:
+        capacity_lead_schedule(ctx)
+    assert model.calls[("dynamodb", "UpdateTable")] == 1
+    # The table is UPDATING towards the raise (the model shows the old figure until it applies).
+    held = capacity.read_raise(_table(), capacity.table_arn(_table(), TABLE))
+    assert held is not None
+    assert list(held.holders) == ["lead-2026-04"]
+    assert (held.raised.write_units or 0) > 2
+
+    report = _import(tmp_path / "dagster")
+
+    assert report.success, report.failure
+    assert_month_exact(MONTH, rows)
+    assert model.calls[("dynamodb", "UpdateTable")] == 2  # the lead's raise and the restore
+    shown = describe_capacity(_table(), TABLE)
+    assert (shown.billing_mode, shown.write_units, shown.read_units) == ("PROVISIONED", 2, 2)
+    assert capacity.read_raise(_table(), capacity.table_arn(_table(), TABLE)) is None

@@ -19,6 +19,7 @@ from statement_pipeline.resources import (
     SQSResource,
     StatementFilesResource,
 )
+from statement_pipeline.rules.capacity_lead import lead_holder
 from statement_pipeline.rules.capacity_plan import sample_item_bytes
 from statement_pipeline.sensors import run_is_running, run_process
 
@@ -77,7 +78,13 @@ def start_loaders(
             target_utilisation=import_tuning.target_utilisation,
         )
     except BaseException:
-        import_window.close_window(ddb, statement_table.table_name, context.run.run_id, window)
+        import_window.close_window(
+            ddb,
+            statement_table.table_name,
+            context.run.run_id,
+            window,
+            aas=statement_table.get_autoscaling_client(),
+        )
         raise
     context.log.info(load_report.describe_plan(plan))
     for index in range(plan.loader_ops):
@@ -103,6 +110,9 @@ def open_capacity_window(
         running=lambda run_id: run_is_running(context.instance, run_id),
         hold_seconds=import_tuning.deadline_seconds,
         process=run_process(context.instance, context.run.run_id),
+        aas=statement_table.get_autoscaling_client(),
+        # A raise the lead schedule made ahead for this month becomes this run's.
+        adopt=lead_holder(scheduled.period),
     )
     for message in window.messages:
         context.log.info(f"capacity: {message}")
@@ -182,7 +192,11 @@ def finish_load(
     finally:
         # The month's writes are done (or failed): this run's hold on the raise ends here.
         restored = import_window.close_window(
-            statement_table.get_client(), table_name, context.run.run_id, task.window
+            statement_table.get_client(),
+            table_name,
+            context.run.run_id,
+            task.window,
+            aas=statement_table.get_autoscaling_client(),
         )
         closed_at = time.time()
         if restored is not None:

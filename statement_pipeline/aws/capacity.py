@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -81,9 +81,20 @@ def process_gone(process: Process | None) -> bool:
     return False
 
 
-def _holder(extra: tuple[int, int], process: Process | None) -> str:
+def holder_tag(extra: tuple[int, int], process: Process | None) -> str:
     where = f" {process[0]} {process[1]}" if process else ""
     return f"{extra[0]} {extra[1]}{where}"
+
+
+class Held(Protocol):
+    """What the reconciler reads of a raise: its expiry, its holders and their processes."""
+
+    @property
+    def expires(self) -> datetime: ...
+    @property
+    def holders(self) -> dict[str, tuple[int, int]]: ...
+    @property
+    def processes(self) -> dict[str, Process]: ...
 
 
 @dataclass(frozen=True)
@@ -113,8 +124,8 @@ def table_arn(ddb: Any, table: str) -> str:
     return str(ddb.describe_table(TableName=table)["Table"]["TableArn"])
 
 
-def read_raise(ddb: Any, arn: str) -> Raise | None:
-    """The raise the table's tags describe (None: no raise in force)."""
+def table_tags(ddb: Any, arn: str) -> dict[str, str]:
+    """Every tag on the table."""
     tags: dict[str, str] = {}
     kwargs: dict[str, Any] = {"ResourceArn": arn}
     while True:
@@ -123,15 +134,29 @@ def read_raise(ddb: Any, arn: str) -> Raise | None:
         if not page.get("NextToken"):
             break
         kwargs["NextToken"] = page["NextToken"]
-    if TAG_ORIGINAL not in tags:
-        return None
+    return tags
+
+
+def read_holders(
+    tags: dict[str, str], prefix: str
+) -> tuple[dict[str, tuple[int, int]], dict[str, Process]]:
+    """The holders recorded under `prefix` + run id: what each asked for, and its process."""
     holders, processes = {}, {}
     for key, value in tags.items():
-        if key.startswith(TAG_RUN):
-            run, parts = key[len(TAG_RUN) :], value.split()
+        if key.startswith(prefix):
+            run, parts = key[len(prefix) :], value.split()
             holders[run] = (int(parts[0]), int(parts[1]))
             if len(parts) == 4:
                 processes[run] = (parts[2], int(parts[3]))
+    return holders, processes
+
+
+def read_raise(ddb: Any, arn: str) -> Raise | None:
+    """The raise the table's tags describe (None: no raise in force)."""
+    tags = table_tags(ddb, arn)
+    if TAG_ORIGINAL not in tags:
+        return None
+    holders, processes = read_holders(tags, TAG_RUN)
     return Raise(
         arn,
         _parse(tags[TAG_ORIGINAL]),
@@ -211,10 +236,11 @@ def acquire(
     wait: Callable[[], float],
     fallback: Capacity | None = None,
     process: Process | None = None,
+    adopt: str | None = None,
 ) -> Outcome:
     """Raise the table to `want` (a provisioned figure or PAY_PER_REQUEST) for `run_id`;
     `fallback`: the raise to make instead when the switches to on-demand are spent; `process`:
-    where the run runs, when known.
+    where the run runs, when known; `adopt`: a lead's holder this run takes over.
 
     A raise already in force is shared: this run becomes one more holder, and the raise grows
     by what its month needs on top of the original. The tags are written before UpdateTable.
@@ -225,6 +251,11 @@ def acquire(
     original = held.original if held else current
     if not original.provisioned:
         return Outcome(current, 0.0, f"{table} is on demand: nothing to raise")
+    settled = 0.0
+    if held and not same(current, held.raised):
+        # The raise may still be UPDATING (a lead's, made minutes ago): let it apply first.
+        settled = wait()
+        current = describe_capacity(ddb, table)
     if held and not same(current, held.raised):
         return Outcome(
             current,
@@ -232,8 +263,8 @@ def acquire(
             f"{table} is at {spec(current)}, not the raise {spec(held.raised)} its tags "
             "record: someone else changed it; left as it is",
         )
-    extra = _extra(want, original)
-    holders = {**(held.holders if held else {}), run_id: extra}
+    holders = adopted(held.holders if held else {}, run_id, _extra(want, original), adopt)
+    extra = holders[run_id]
     target = want if not want.provisioned else shared_raise(original, holders, max_wcu)
     if held and not held.raised.provisioned:
         target = held.raised  # on demand already: every month fits
@@ -242,10 +273,12 @@ def acquire(
     tags = {TAG_ORIGINAL: spec(original), TAG_RAISED: spec(target)}
     latest = max(expires, held.expires) if held else expires
     tags[TAG_EXPIRES] = latest.isoformat()
-    tags[f"{TAG_RUN}{run_id}"] = _holder(extra, process)
+    tags[f"{TAG_RUN}{run_id}"] = holder_tag(extra, process)
     ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+    if held and adopt in held.holders:
+        ddb.untag_resource(ResourceArn=arn, TagKeys=[f"{TAG_RUN}{adopt}"])
     if same(target, current):
-        return Outcome(current, 0.0, f"joined the raise to {spec(current)} in force")
+        return Outcome(current, settled, f"joined the raise to {spec(current)} in force")
     waited = wait()  # a change in flight (another run's) must apply first
     try:
         _update(ddb, table, target)
@@ -260,6 +293,17 @@ def acquire(
     waited += wait()
     granted = describe_capacity(ddb, table)
     return Outcome(granted, waited, f"{table}: {spec(current)} -> {spec(granted)}", True)
+
+
+def adopted(
+    holders: dict[str, tuple[int, int]], run_id: str, extra: tuple[int, int], adopt: str | None
+) -> dict[str, tuple[int, int]]:
+    """The holders once `run_id` holds `extra`, taking over `adopt`'s hold (a lead's) if there
+    is one: the larger of the two, so the raise made ahead is not made again."""
+    taken = holders.get(adopt) if adopt else None
+    if taken is not None:
+        extra = (max(extra[0], taken[0]), max(extra[1], taken[1]))
+    return {**{run: e for run, e in holders.items() if run != adopt}, run_id: extra}
 
 
 def _extra(want: Capacity, original: Capacity) -> tuple[int, int]:
@@ -284,7 +328,7 @@ def _fallback(
 ) -> Outcome:
     run_id, process = holder
     extra = _extra(target, original)
-    tags = {TAG_RAISED: spec(target), f"{TAG_RUN}{run_id}": _holder(extra, process)}
+    tags = {TAG_RAISED: spec(target), f"{TAG_RUN}{run_id}": holder_tag(extra, process)}
     ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
     if not same(target, original):
         _update(ddb, table, target)
@@ -367,7 +411,7 @@ def release(
     )
 
 
-def stale_holders(held: Raise, running: Callable[[str], bool], now: datetime) -> list[str]:
+def stale_holders(held: Held, running: Callable[[str], bool], now: datetime) -> list[str]:
     """Holders whose run is no longer running (or whose process on this host is dead), or every
     holder once the raise expired."""
     if now >= held.expires:

@@ -14,9 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from statement_pipeline.aws import capacity
+from statement_pipeline.aws import capacity, scaler
 from statement_pipeline.aws.table import Capacity, describe_capacity
-from statement_pipeline.rules.capacity_plan import BATCH_ITEMS, DEFAULT_CALL_MS, READ_UNIT_BYTES
+from statement_pipeline.rules.capacity_lead import estimated_rows, lead_holder
+from statement_pipeline.rules.capacity_plan import (
+    BATCH_ITEMS,
+    DEFAULT_CALL_MS,
+    READ_UNIT_BYTES,
+    sample_item_bytes,
+)
 from statement_pipeline.rules.capacity_window import (
     PRICES,
     UPDATING_ESTIMATE_SECONDS,
@@ -43,6 +49,7 @@ class WindowReport:
     messages: list[str] = field(default_factory=list)
     units: int = 0
     read_units: float = 0.0
+    scaled: bool = False  # the raise moved Application Auto Scaling targets
 
     def cost(self, closed_at: float) -> float:
         """USD the table's capacity cost while the window held it (PRICES' region and date)."""
@@ -93,9 +100,11 @@ def capacity_ask(
     return want, raise_to, plan.notes
 
 
-def planned_calls(ddb: Any, table: str, settings: CapacitySettings, load: MonthLoad) -> list[str]:
+def planned_calls(
+    ddb: Any, table: str, settings: CapacitySettings, load: MonthLoad, aas: Any | None = None
+) -> list[str]:
     """The capacity calls an import of `load` would make now, for the dry run (reads only:
-    DescribeTable and ListTagsOfResource, none at all under keep)."""
+    DescribeTable, ListTagsOfResource and DescribeScalableTargets, none at all under keep)."""
     if settings.policy == "keep":
         return ["capacity policy keep: no UpdateTable, no tag call"]
     before = describe_capacity(ddb, table)
@@ -115,6 +124,10 @@ def planned_calls(ddb: Any, table: str, settings: CapacitySettings, load: MonthL
     if not original.provisioned:
         return [*lines, "the table is on demand: no UpdateTable"]
     want, raise_to, notes = capacity_ask(settings, load, original)
+    scaled = scaler.planned(aas, table, raise_to) if aas is not None and held is None else None
+    if scaled and scaled[0].endswith("no UpdateTable"):
+        return [*lines, *scaled, *notes]
+    lines += scaled or []
     target = want
     if want.provisioned:
         extra = (want.write_units or 0) - (original.write_units or 0)
@@ -153,9 +166,13 @@ def open_window(
     hold_seconds: float,
     wait: Callable[[], float] | None = None,
     process: capacity.Process | None = None,
+    aas: Any | None = None,
+    adopt: str | None = None,
 ) -> WindowReport:
     """Reconcile, then raise (or switch) the table for this run's month; keep: nothing.
-    `process`: where the run runs, when known (the reconciler restores a dead one's raise)."""
+    `process`: where the run runs, when known (the reconciler restores a dead one's raise);
+    `aas`: an Application Auto Scaling client (a scaled table's targets are moved instead);
+    `adopt`: the holder of a raise made ahead for this month (rules/capacity_lead.py)."""
     before = describe_capacity(ddb, table)
     report = WindowReport(settings.policy, before, before, units=load.write_units)
     report.read_units = load.read_units
@@ -163,6 +180,10 @@ def open_window(
         return report
     waiter = wait or (lambda: capacity.wait_active(ddb, table))
     restored = capacity.reconcile(ddb, table, running, wait=waiter)
+    if aas is not None:
+        unscaled = scaler.reconcile(ddb, aas, table, running)
+        if unscaled is not None:
+            report.messages.append(f"reconciler: {unscaled.message}")
     if restored is not None:
         report.messages.append(f"reconciler: {restored.message}")
         before = report.before = report.granted = restored.capacity
@@ -172,17 +193,37 @@ def open_window(
     want, raise_to, notes = capacity_ask(settings, load, before)
     report.messages.extend(notes)
     expires = datetime.now(UTC) + timedelta(seconds=hold_seconds + 2 * UPDATING_ESTIMATE_SECONDS)
-    outcome = capacity.acquire(
-        ddb,
-        table,
-        run_id,
-        want,
-        max_wcu=settings.max_wcu,
-        expires=expires,
-        wait=waiter,
-        fallback=raise_to,
-        process=process,
-    )
+    found, note = scaler.find(aas, table) if aas is not None else ({}, None)
+    report.messages.extend([note] if note else [])
+    if found:
+        # on_demand too: a scaled table cannot switch without deregistering its targets.
+        outcome = scaler.acquire(
+            ddb,
+            aas,
+            table,
+            run_id,
+            raise_to,
+            found,
+            max_wcu=settings.max_wcu,
+            expires=expires,
+            wait=waiter,
+            process=process,
+            adopt=adopt,
+        )
+        report.scaled = True
+    else:
+        outcome = capacity.acquire(
+            ddb,
+            table,
+            run_id,
+            want,
+            max_wcu=settings.max_wcu,
+            expires=expires,
+            wait=waiter,
+            fallback=raise_to,
+            process=process,
+            adopt=adopt,
+        )
     report.granted, report.waited, report.raised = outcome.capacity, outcome.waited, True
     report.opened_at = time.time() - outcome.waited
     report.messages.append(outcome.message)
@@ -190,10 +231,46 @@ def open_window(
 
 
 def close_window(
-    ddb: Any, table: str, run_id: str, report: WindowReport, wait: Callable[[], float] | None = None
+    ddb: Any,
+    table: str,
+    run_id: str,
+    report: WindowReport,
+    wait: Callable[[], float] | None = None,
+    aas: Any | None = None,
 ) -> capacity.Outcome | None:
     """Release this run's hold (the last holder restores); None when nothing was held."""
     if not report.raised:
         return None
+    if report.scaled and aas is not None:
+        return scaler.release(ddb, aas, table, [run_id])
     waiter = wait or (lambda: capacity.wait_active(ddb, table))
     return capacity.release(ddb, table, [run_id], wait=waiter)
+
+
+def open_lead(
+    ddb: Any,
+    table: str,
+    month: str,
+    settings: CapacitySettings,
+    month_bytes: int,
+    *,
+    loaders: int,
+    hold_seconds: float,
+    running: Callable[[str], bool],
+    aas: Any | None = None,
+) -> WindowReport:
+    """The raise for `month` made ahead of its import, sized from its files' bytes and held
+    under `lead-<month>` (adopted by the import, else restored once expired). The UPDATING is
+    not waited for: passing during the lead is its point."""
+    load = month_load(estimated_rows(month_bytes), sample_item_bytes(), writer_rate(loaders))
+    return open_window(
+        ddb,
+        table,
+        lead_holder(month),
+        settings,
+        load,
+        running=running,
+        hold_seconds=hold_seconds,
+        wait=lambda: 0.0,
+        aas=aas,
+    )

@@ -5,13 +5,13 @@ from typing import Any
 
 
 def run(args: argparse.Namespace) -> int:
-    from statement_pipeline.aws import capacity, clients
+    from statement_pipeline.aws import capacity, clients, scaler
     from statement_pipeline.rules.names import Names
 
     table = Names.from_env().table
     ddb = clients.client("dynamodb")
     if args.action == "status":
-        for line in capacity.describe_raise(ddb, table):
+        for line in capacity.describe_raise(ddb, table) + scaler.describe_scaler_raise(ddb, table):
             print(line)
         return 0
     # restore: every holder is treated as gone (the operator says so), unless --expired-only.
@@ -20,6 +20,10 @@ def run(args: argparse.Namespace) -> int:
         table,
         lambda _run: args.expired_only,
         wait=lambda: capacity.wait_active(ddb, table),
+    )
+    # A table under Application Auto Scaling: its scalable-target raise has tags of its own.
+    outcome = outcome or scaler.reconcile(
+        ddb, clients.client("application-autoscaling"), table, lambda _run: args.expired_only
     )
     if outcome is None:
         print(f"{table}: nothing to restore")

@@ -57,7 +57,8 @@ def capacity_calls(diff: Any) -> list[str]:
     )
     settings = CapacitySettings.from_env(os.environ)
     ddb = clients.client("dynamodb")
-    return import_window.planned_calls(ddb, Names.from_env().table, settings, load)
+    aas = clients.client("application-autoscaling")
+    return import_window.planned_calls(ddb, Names.from_env().table, settings, load, aas)
 
 
 def _limit(text: str) -> int:

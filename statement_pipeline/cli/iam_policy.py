@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
                 # UpdateTable and the tag calls only when STATEMENT_CAPACITY_POLICY changes
                 # the table's capacity.
                 capacity_policy=CapacitySettings.from_env(os.environ).policy,
+                autoscaling=args.autoscaling,
             )
     except ValueError as exc:
         print(f"statement-pipeline iam-policy: {exc}", file=sys.stderr)
@@ -80,5 +81,13 @@ def register(sub: Any) -> None:
         "--bootstrap",
         action="store_true",
         help="print the broader policy `statement-pipeline bootstrap` needs instead",
+    )
+    p.add_argument(
+        "--autoscaling",
+        action="store_true",
+        help=(
+            "the table's capacity is a scalable target of Application Auto Scaling: a raise "
+            "moves the target (DescribeScalableTargets, RegisterScalableTarget; not under keep)"
+        ),
     )
     p.set_defaults(func=run)

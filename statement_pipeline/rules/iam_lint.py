@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from statement_pipeline.rules.iam_policy import POLICY_VERSION
+from statement_pipeline.rules.iam_policy import POLICY_VERSION, UNSCOPED_ACTIONS
 from statement_pipeline.rules.s3_layout import REJECTS_ROOT
 
 # --- static checks -------------------------------------------------------------------------
@@ -55,10 +55,13 @@ def _check_listed(
     key: str,
     problem_of: Callable[[str], str | None],
     spell_out: str,
+    exempt: Callable[[dict[str, Any]], bool] = lambda statement: False,
 ) -> list[str]:
     """Problems of every statement's `key` (Action or Resource) list, and of Not<key>."""
     problems: list[str] = []
     for index, statement in enumerate(_statements(policy)):
+        if exempt(statement):
+            continue
         label = _label(index, statement)
         if f"Not{key}" in statement:
             problems.append(f"{label}: Not{key} grants everything else; {spell_out}")
@@ -80,8 +83,13 @@ def _check_actions(policy: dict[str, Any]) -> list[str]:
     return _check_listed(policy, "Action", _action_problem, "list actions instead")
 
 
+def _unscoped(statement: dict[str, Any]) -> bool:
+    actions = _as_list(statement.get("Action"))
+    return bool(actions) and all(a in UNSCOPED_ACTIONS for a in actions)
+
+
 def _check_resources(policy: dict[str, Any]) -> list[str]:
-    return _check_listed(policy, "Resource", _resource_problem, "list resources")
+    return _check_listed(policy, "Resource", _resource_problem, "list resources", _unscoped)
 
 
 def _resource_problem(resource: str) -> str | None:

@@ -161,6 +161,7 @@ def run_policy(
     partition: str = "aws",
     alert_topic_arn: str | None = None,
     capacity_policy: str = "keep",
+    autoscaling: bool = False,
 ) -> dict[str, Any]:
     """Least-privilege identity policy for one pipeline run (sensor, import job, checks).
 
@@ -187,6 +188,9 @@ def run_policy(
     - `ChangeTableCapacity`, only when STATEMENT_CAPACITY_POLICY is not `keep`: UpdateTable
       (the raise, the on-demand switch, the restore) and the tag calls that record a raise on
       the table (TagResource, UntagResource, ListTagsOfResource), on the table alone.
+    - `MoveScalableTargets`, only when the policy is not `keep` and `autoscaling` (the table's
+      capacity is a scalable target of Application Auto Scaling: `iam-policy --autoscaling`):
+      DescribeScalableTargets and RegisterScalableTarget, on "*" (IAM scopes neither).
 
     Encryption: the bootstrap defaults (SSE-S3 bucket, SSE-SQS queues, DynamoDB with the AWS
     managed key `aws/dynamodb`) need no KMS permission. If the queues or bucket are switched
@@ -236,6 +240,8 @@ def run_policy(
         statements.append(_statement("PublishAlerts", ["sns:Publish"], alert_topic_arn))
     if capacity_policy != "keep":
         statements.append(_statement("ChangeTableCapacity", CAPACITY_ACTIONS, arns.table))
+        if autoscaling:
+            statements.append(_statement("MoveScalableTargets", UNSCOPED_ACTIONS, "*"))
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
@@ -246,6 +252,16 @@ CAPACITY_ACTIONS = [
     "dynamodb:UntagResource",
     "dynamodb:UpdateTable",
 ]
+
+
+# What aws/scaler.py calls under a raise of a table under Application Auto Scaling.
+# DescribeScalableTargets takes no resource, and a scalable target's ARN ends in an id AWS
+# makes up (Service Authorization Reference, Application Auto Scaling): IAM can grant these on
+# "*" only. iam_lint lets these, and nothing else, have the resource "*".
+UNSCOPED_ACTIONS = (
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:RegisterScalableTarget",
+)
 
 
 # Exactly the operations `statement_pipeline.aws.bootstrap` performs, as IAM actions.

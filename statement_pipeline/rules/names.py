@@ -90,7 +90,11 @@ def int_setting(
 ENV_POLICY = "STATEMENT_CAPACITY_POLICY"
 ENV_TARGET = "STATEMENT_CAPACITY_TARGET_SECONDS"
 ENV_MAX_WCU = "STATEMENT_CAPACITY_MAX_WCU"
-CAPACITY_VARIABLES = (ENV_POLICY, ENV_TARGET, ENV_MAX_WCU)
+# Not in the contract (yet): minutes ahead of the monthly schedule's import that a schedule
+# starts the raise, so its UPDATING falls outside the window. 0 (the default): no lead.
+ENV_LEAD = "STATEMENT_CAPACITY_LEAD_MINUTES"
+MAX_LEAD_MINUTES = 24 * 60  # the lead schedule ticks from the 28th: a day ahead always fits
+CAPACITY_VARIABLES = (ENV_POLICY, ENV_TARGET, ENV_MAX_WCU, ENV_LEAD)
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class CapacitySettings:
     policy: Policy = DEFAULT_POLICY
     target_seconds: int = DEFAULT_TARGET_SECONDS
     max_wcu: int = DEFAULT_MAX_WCU
+    lead_minutes: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> CapacitySettings:
@@ -108,6 +113,7 @@ class CapacitySettings:
             policy,
             _whole(environ, ENV_TARGET, DEFAULT_TARGET_SECONDS),
             _whole(environ, ENV_MAX_WCU, DEFAULT_MAX_WCU),
+            int_setting(ENV_LEAD, 0, 0, MAX_LEAD_MINUTES, environ),
         )
 
 
