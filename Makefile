@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo dev prod-local prod-local-reset test lint format bench mutants screenshot clean
+.PHONY: demo dev prod-local prod-local-reset test lint format bench properties mutants screenshot clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ format: $(STAMP)
 bench: $(STAMP)
 	rc=0; $(BIN)/python benchmarks/import_benchmark.py || rc=1; \
 	$(BIN)/python benchmarks/capacity_benchmark.py || rc=1; exit $$rc
+
+# The property tests with ten times their examples, from a new random seed each run (CI runs
+# them derandomized). Keep each counterexample found as an @example of its test.
+properties: $(STAMP)
+	HYPOTHESIS_PROFILE=explore STATEMENT_PROPERTY_SCALE=10 $(BIN)/python -m pytest -q \
+		-n 2 statement_pipeline_tests/test_properties_csv.py \
+		statement_pipeline_tests/test_properties_budget.py
 
 # Mutation testing of statement_pipeline/rules/ with its unit and property tests ([tool.mutmut]
 # in pyproject.toml; about 25 minutes on 2 cores). Not part of CI; the score is in

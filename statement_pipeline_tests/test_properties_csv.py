@@ -19,10 +19,13 @@ from hypothesis import strategies as st
 from statement_pipeline.rules.csv_records import Record, Reject, StatementReader, validate_values
 from statement_pipeline.rules.items import from_item, to_item
 from statement_pipeline_tests.oracles import CONTRACT_COLUMNS
+from statement_pipeline_tests.properties import examples
 
 PERIOD = "2026-10"
 ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
-PROFILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROFILE = settings(
+    max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 ids = st.text(ID_CHARS, min_size=1, max_size=64)
 days = st.dates(datetime.date(2026, 10, 1), datetime.date(2026, 10, 31)) | st.dates()
