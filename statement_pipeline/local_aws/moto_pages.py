@@ -7,6 +7,12 @@ NULL, SS, NS) are converted directly, and a Query or Scan answer whose values ar
 JSON-native is written with `json.dumps`, with the status and headers moto's serializer gives
 the same answer without items. Anything else still goes through moto.
 
+moto also projects an item (`ProjectionExpression`) by turning the whole item into Python
+values and back once per projected name: a re-run's read of four attributes of 23,300 items
+cost the emulator 4 s, 20 times what the items' transfer costs. A projection of top-level
+names only is taken from the item's own values (`project`); paths into maps and lists still go
+through moto.
+
 Standard library only at import: the moto server script imports this file as a sibling.
 """
 
@@ -40,7 +46,8 @@ def fix_responses() -> bool:
 
     def dynamo_to_dict(obj: Any) -> Any:
         kind = type(obj)
-        if kind is dict:
+        # An item's attributes are moto's LimitedSizeDict, a dict: its values are converted here.
+        if kind is dict or isinstance(obj, dict):
             return {key: dynamo_to_dict(value) for key, value in obj.items()}
         if kind is list:
             return [dynamo_to_dict(value) for value in obj]
@@ -90,3 +97,33 @@ def _fix_item_pages(responses: Any) -> bool:
     setattr(DynamoResult, MARK, True)
     responses.DynamoResult = DynamoResult
     return True
+
+
+def project(item: Any, expressions: list[list[str]]) -> Any:
+    """`item` with only the projected top-level names, as moto's `Item.project` returns it (a
+    name the item lacks is left out), or None when a path goes into a map or a list."""
+    names = []
+    for path in expressions:
+        if len(path) != 1 or "[" in path[0]:
+            return None
+        names.append(path[0])
+    projected = type(item)(hash_key=item.hash_key, range_key=item.range_key, attrs={})
+    # The values are shared, not copied: a page's items are only read (serialised) from here,
+    # and dict.update skips the size check moto makes per attribute (the item passed it).
+    dict.update(projected.attrs, {name: item.attrs[name] for name in names if name in item.attrs})
+    return projected
+
+
+def item_size(item: Any) -> int:
+    """moto's `Item.size()` (name bytes plus value sizes), computed directly for S and N values."""
+    size = 0
+    for name, value in item.attrs.items():
+        kind = value.type
+        if kind == "S":
+            size += len(name.encode()) + len(value.value.encode())
+        elif kind == "N":
+            # moto sizes a number by its text, as stored.
+            size += len(name.encode()) + len(str(value.value))
+        else:
+            size += len(name.encode()) + value.size()
+    return size

@@ -33,7 +33,7 @@ import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 if __package__:
     from statement_pipeline.local_aws import moto_capacity, moto_pages, persistence
@@ -68,6 +68,7 @@ _shape = moto_pages.shape
 _VERSION = "_statement_pipeline_writes"
 _CACHE = "_statement_pipeline_sorted"
 _NOT_PLAIN = object()
+T = TypeVar("T")
 
 
 def install() -> list[str]:
@@ -91,8 +92,9 @@ def _bump(table: Any) -> None:
     table.__dict__[_VERSION] = table.__dict__.get(_VERSION, 0) + 1
 
 
-def _sorted_partition(table: Any, hash_key: Any) -> tuple[list[Any], list[Any]]:
-    """(sort key values, items) of one partition in sort key order, cached until a write."""
+def _sorted_partition(table: Any, hash_key: Any) -> tuple[list[Any], list[tuple[Any, int]]]:
+    """(sort key values, (item, size)) of one partition in sort key order, cached until a write
+    (moto's `Item.size()` walks every value: once per item, not once per page it is read by)."""
     partition = table.items.get(hash_key)
     if not partition:
         return [], []
@@ -106,7 +108,7 @@ def _sorted_partition(table: Any, hash_key: Any) -> tuple[list[Any], list[Any]]:
         key=lambda pair: pair[0],
     )
     orders = [pair[0] for pair in pairs]
-    items = [pair[1] for pair in pairs]
+    items = [(pair[1], moto_pages.item_size(pair[1])) for pair in pairs]
     cache[hash_key] = (version, partition, orders, items)
     return orders, items
 
@@ -122,7 +124,7 @@ def _plain_start(table: Any, hash_key: Any, start_key: dict[str, Any] | None, dy
     return _order(dynamo(start_range))
 
 
-def _after(orders: list[Any], items: list[Any], start: Any, forward: bool) -> Iterator[Any]:
+def _after(orders: list[Any], items: list[T], start: Any, forward: bool) -> Iterator[T]:
     """The partition's items strictly after `start` in query order (all of them if None)."""
     if forward:
         first = 0 if start is None else bisect_right(orders, start)
@@ -134,6 +136,7 @@ def _after(orders: list[Any], items: list[Any], start: Any, forward: bool) -> It
 
 
 def _fix_query() -> bool:
+    from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
 
@@ -144,6 +147,7 @@ def _fix_query() -> bool:
     moto_query = Table.query
     moto_put = Table.put_item
     moto_delete = Table.delete_item
+    moto_update = DynamoDBBackend.update_item
 
     def put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -156,6 +160,14 @@ def _fix_query() -> bool:
             return moto_delete(self, *args, **kwargs)
         finally:
             _bump(self)
+
+    def update_item(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        # UpdateItem changes the stored item in place: its cached size goes with the write.
+        try:
+            return moto_update(self, table_name, *args, **kwargs)
+        finally:
+            if table_name in self.tables:
+                _bump(self.tables[table_name])
 
     def query(
         self: Any,
@@ -203,8 +215,7 @@ def _fix_query() -> bool:
         results: list[Any] = []
         size = 0
         last_key = None
-        for item in _after(orders, items, start, scan_index_forward is not False):
-            item_size = item.size()
+        for item, item_size in _after(orders, items, start, scan_index_forward is not False):
             if len(results) == limit or size + item_size > RESULT_SIZE_LIMIT:
                 last_key = self._get_last_evaluated_key(results[-1], None)
                 break
@@ -217,13 +228,18 @@ def _fix_query() -> bool:
         if filter_expression is not None:
             results = [item for item in results if filter_expression.expr(item)]
         if projection_expressions:
-            results = [item.project(projection_expressions) for item in results]
+            results = [
+                moto_pages.project(item, projection_expressions)
+                or item.project(projection_expressions)
+                for item in results
+            ]
         return results, scanned, last_key
 
     setattr(query, _MARK, True)
     Table.query = query
     Table.put_item = put_item
     Table.delete_item = delete_item
+    DynamoDBBackend.update_item = update_item
     return True
 
 
