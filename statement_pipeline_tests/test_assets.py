@@ -1,6 +1,5 @@
 """The assets and checks materialized with `materialize(...)` against a moto server."""
 
-import io
 from pathlib import Path
 
 import dagster as dg
@@ -17,8 +16,9 @@ from statement_pipeline.resources import (
     SQSResource,
     StatementFilesResource,
 )
-from statement_pipeline.rules.csv_records import COLUMNS, Record, StatementReader
+from statement_pipeline.rules.csv_records import COLUMNS
 from statement_pipeline.rules.items import key_of
+from statement_pipeline_tests.oracles import rows_as_written
 from statement_samples import generate_rows, render_csv, write_month
 
 MONTH = "2026-10"
@@ -43,13 +43,9 @@ def instance(tmp_path: Path):
 
 
 def expected_rows(files: list[tuple[str, bytes]]) -> list[tuple[str, ...]]:
-    """The trimmed values of every valid row of the files, read with the contract's reader."""
-    rows = []
-    for name, content in files:
-        for row in StatementReader(io.BytesIO(content), name, MONTH):
-            assert isinstance(row, Record)
-            rows.append(row.values)
-    return rows
+    """The trimmed values of every row of the (all valid) files, read with the csv module, not
+    with the reader under test: a digit the product drops or adds differs from these."""
+    return [values for _, content in files for values in rows_as_written(content)]
 
 
 @pytest.fixture
