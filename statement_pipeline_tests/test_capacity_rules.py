@@ -18,7 +18,7 @@ from statement_pipeline.rules.capacity_lead import (
     lead_holder,
     next_monthly_tick,
 )
-from statement_pipeline.rules.names import CapacitySettings, int_setting
+from statement_pipeline.rules.names import CapacitySettings, Names, int_setting
 
 PLUS_2 = timezone(timedelta(hours=2))
 OCT_TICK = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)
@@ -115,6 +115,8 @@ def test_capacity_settings_come_from_the_environment() -> None:
     assert _settings(CapacitySettings.from_env(env)) == ("on_demand", 90, 1, 1_440)
     env = {"STATEMENT_CAPACITY_TARGET_SECONDS": "1", "STATEMENT_CAPACITY_MAX_WCU": "2500"}
     assert _settings(CapacitySettings.from_env(env)) == ("keep", 1, 2_500, 0)
+    env = {"STATEMENT_CAPACITY_POLICY": "raise", "STATEMENT_CAPACITY_LEAD_MINUTES": "0"}
+    assert _settings(CapacitySettings.from_env(env)) == ("raise", 60, 4_000, 0)
 
 
 @pytest.mark.parametrize(
@@ -152,3 +154,16 @@ def test_a_whole_setting_reads_the_process_environment(monkeypatch: pytest.Monke
     assert int_setting("STATEMENT_TEST_WHOLE", 5, 2, 9) == 7
     monkeypatch.delenv("STATEMENT_TEST_WHOLE")
     assert int_setting("STATEMENT_TEST_WHOLE", 5, 2, 9) == 5
+
+
+def test_names_are_read_from_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("STATEMENT_BUCKET", "STATEMENT_PREFIX", "STATEMENT_QUEUE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("STATEMENT_TABLE", "statements-test")
+    names = Names.from_env()
+    assert (names.bucket, names.prefix, names.queue, names.table) == (
+        "statements",
+        "statements/",
+        "statement-records",
+        "statements-test",
+    )

@@ -213,3 +213,14 @@ def test_the_raises_notes_follow_the_policy_table() -> None:
     assert lines[1].startswith("capacity policies, target 90.5 s (")
     # 100,000 / (90.5 x 0.8) = 1,381.2 -> 1,382 RCU: 1 partition still.
     assert lines[7:] == ["note: the read-back needs 1,382 RCU to stay within the target"]
+
+
+def test_keep_writes_with_what_the_table_saved_over_all_its_partitions() -> None:
+    load = MonthLoad(write_units=100_000, read_units=0, writer_rate=2_000)
+    # 6,000 RCU make 2 partitions: writers at 2,000/s are not held; with nothing saved they
+    # get the 1,000 WCU: 100,000 / 1,000 = 100 s.
+    spent = compare_policies(load, Current(1_000, 6_000, 0.0, 0.0), target_seconds=600, max_wcu=1)
+    assert spent.windows[0].write_seconds == 100.0
+    # 300,000 saved last 300,000 / (2,000 - 1,000) = 300 s: all 100,000 at 2,000/s = 50 s.
+    idle = compare_policies(load, Current.idle(1_000, 6_000), target_seconds=600, max_wcu=1)
+    assert idle.windows[0].write_seconds == 50.0
