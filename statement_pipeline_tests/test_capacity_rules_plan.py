@@ -206,3 +206,12 @@ def test_writes_past_the_burst_are_explained_with_the_provisioned_rate() -> None
         "RCU = 80 units/s: 91.6 s",
         "import          292 s (4.9 min) of table time",
     ]
+
+
+def test_even_one_throttled_unit_is_explained_at_the_provisioned_rate() -> None:
+    # One 1-unit item from a loader at 200/s on 100 WCU with nothing saved: 1 / 100 = 0.01 s.
+    p = cp.plan_import(1, Table(100, 100, "spent"), item_bytes=100, loaders=1, loader_rate=200)
+    assert cp.explain(p, item_bytes_measured=False)[5] == (
+        "writes          200 units/s while the burst lasts (0.0 s), then 1 units at the "
+        "100 provisioned units/s: 0.0 s"
+    )
