@@ -224,3 +224,10 @@ def test_keep_writes_with_what_the_table_saved_over_all_its_partitions() -> None
     # 300,000 saved last 300,000 / (2,000 - 1,000) = 300 s: all 100,000 at 2,000/s = 50 s.
     idle = compare_policies(load, Current.idle(1_000, 6_000), target_seconds=600, max_wcu=1)
     assert idle.windows[0].write_seconds == 50.0
+
+
+def test_a_month_within_the_saved_burst_asks_for_nothing_even_at_a_subsecond_target() -> None:
+    # 1 WCU idle: 300 units saved, more than the month's 100: nothing left for a raise to carry.
+    small = MonthLoad(write_units=100, read_units=0, writer_rate=1_000)
+    plan = plan_raise(small, Current.idle(1, 1), target_seconds=0.5, max_wcu=4_000)
+    assert (plan.wcu, plan.rcu, plan.notes) == (1, 1, ())
