@@ -58,10 +58,13 @@ def test_writers_above_one_partition_are_held_to_90_percent_of_it() -> None:
     assert (phase.rate, phase.seconds, phase.throttled_units) == pytest.approx((900, 10, 0))
 
 
-def test_a_burst_that_ends_exactly_with_the_units_throttles_nothing() -> None:
+def test_a_burst_that_ends_exactly_with_the_units_throttles_nothing_and_one_more_waits() -> None:
     # 100 WCU idle: 30,000 units saved, spent at 200 - 100 = 100/s: 300 s, writing 60,000.
     phase = cp.write_phase(60_000, Table(100, 100), 200)
     assert phase == Phase(200.0, 300.0, 300.0, 0.0, "the loaders' own speed")
+    # One unit more is throttled: it waits for the provisioned 100/s, 0.01 s.
+    phase = cp.write_phase(60_001, Table(100, 100), 200)
+    assert phase == Phase(200.0, 300.01, 300.0, 1.0, "100 provisioned WCU")
 
 
 def test_units_beyond_the_burst_go_at_the_provisioned_wcu() -> None:
