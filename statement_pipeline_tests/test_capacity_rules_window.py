@@ -21,7 +21,7 @@ from statement_pipeline.rules.capacity_window import (
 MONTH = MonthLoad(write_units=23_300, read_units=2_300, writer_rate=4_000)
 TABLE_20 = Current.idle(20, 20)
 # 100,000 read units on 100 RCU: far more than the 30,000 units its read burst saves.
-READ_HEAVY = MonthLoad(write_units=100, read_units=100_000, writer_rate=1_000)
+READ_HEAVY = MonthLoad(write_units=100, read_units=100_000, writer_rate=2_000)
 
 
 def test_an_idle_table_has_300_seconds_of_each_capacity_saved() -> None:
@@ -93,8 +93,9 @@ def test_read_capacity_is_raised_for_the_read_share() -> None:
         READ_HEAVY, Current.idle(100, 100), target_seconds=60, max_wcu=4_000, read_share=0.5
     )
     assert (plan.wcu, plan.rcu, plan.partitions_after) == (100, 3_334, 2)
-    # 100 write units at the loaders' 1,000/s, from the 30,000 saved: 0.1 s.
-    assert (plan.write_seconds, plan.read_seconds) == pytest.approx((0.1, 16.6667), abs=1e-4)
+    # The 2 partitions take the loaders' 2,000/s (one would hold them to 900/s): 100 write
+    # units from the 30,000 saved in 0.05 s.
+    assert (plan.write_seconds, plan.read_seconds) == pytest.approx((0.05, 16.6667), abs=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -189,8 +190,8 @@ def test_a_read_heavy_month_is_read_at_the_read_share() -> None:
     keep, raised, _ = c.windows
     # 30,000 saved over 3,000 - 100: 31,034.5 read at 3,000/s (10.34 s), 68,965.5 at 50/s.
     assert keep.read_seconds == pytest.approx(1_389.655, abs=1e-3)
-    # Raised to 3,334 RCU: 180 s UPDATING + 0.1 s writes + 16.667 s reads.
-    assert (raised.rcu, raised.window_seconds) == pytest.approx((3_334, 196.7667), abs=1e-4)
+    # Raised to 3,334 RCU: 180 s UPDATING + 0.05 s writes + 16.667 s reads.
+    assert (raised.rcu, raised.window_seconds) == pytest.approx((3_334, 196.7167), abs=1e-4)
 
 
 def test_the_policies_side_by_side() -> None:
