@@ -76,7 +76,14 @@ def test_empty_prefix_means_month_folders_at_the_root() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"), [("statements", "statements/"), ("a/b/", "a/b/"), ("", ""), ("/x", "x/")]
+    ("raw", "expected"),
+    [
+        ("statements", "statements/"),
+        ("a/b/", "a/b/"),
+        ("", ""),
+        ("/x", "x/"),
+        (" //XY/", "XY/"),  # only the leading slashes go, never a leading letter
+    ],
 )
 def test_prefix_trailing_slash_is_implied(raw: str, expected: str) -> None:
     assert normalize_prefix(raw) == expected
