@@ -6,6 +6,8 @@ normalises them), the printed lines and the JSON, written out by hand.
 
 from __future__ import annotations
 
+import pytest
+
 from statement_pipeline.rules.month_diff import (
     Difference,
     MonthDiff,
@@ -157,3 +159,22 @@ def test_the_json_report_holds_counts_and_places_never_ids() -> None:
             {"stored_from_file": None, "stored_from_line": None},
         ],
     }
+
+
+def test_a_row_of_the_wrong_width_is_refused_not_compared_in_part() -> None:
+    with pytest.raises(ValueError, match="zip"):
+        changed_columns(STORED, ROW[:-1])
+    with pytest.raises(ValueError, match="zip"):
+        changed_columns(STORED, (*ROW, "extra"))
+
+
+def test_the_printed_report_lists_a_hundred_places_a_section_by_default() -> None:
+    adds = [Difference(f"S-{n}", key="statements/2026-10/a.csv", line=n) for n in range(2, 103)]
+    lines = describe(MonthDiff("2026-10", 1, 101, 101, 0, 0, 0, 0, adds=adds))
+    # 101 adds: lines 2 to 101 shown, line 102 counted.
+    assert lines[-3:] == [
+        "  statements/2026-10/a.csv:100",
+        "  statements/2026-10/a.csv:101",
+        "  ... and 1 more (--limit 0 lists all)",
+    ]
+    assert lines.count("add (101):") == 1
