@@ -178,3 +178,28 @@ def test_the_printed_report_lists_a_hundred_places_a_section_by_default() -> Non
         "  ... and 1 more (--limit 0 lists all)",
     ]
     assert lines.count("add (101):") == 1
+
+
+def test_the_printed_report_counts_written_and_skipped_files_apart() -> None:
+    diff = MonthDiff(
+        "2026-10",
+        3,
+        9,
+        9,
+        0,
+        0,
+        0,
+        9,
+        changes=[Difference("S-2", key="statements/2026-10/a.csv", line=2, columns=("currency",))],
+        unchanged=8,
+        decisions=[
+            FileDecision("statements/2026-10/a.csv", True, 4, 4, "a row changed"),
+            FileDecision("statements/2026-10/b.csv", True, 3, 2, "a row is missing"),
+            FileDecision("statements/2026-10/c.csv", False, 2, 2, "current"),
+        ],
+    )
+    lines = describe(diff)
+    # Written: 4 + 3 rows of 2 files; skipped: 2 rows of 1 file.
+    assert "rows written: 7 of 2 file(s); skipped as current: 2 of 1 file(s)" in lines
+    # No adds: the changes that follow are still listed.
+    assert lines[-2:] == ["change (1):", "  statements/2026-10/a.csv:2 (currency)"]
