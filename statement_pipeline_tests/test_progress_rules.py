@@ -101,3 +101,8 @@ def test_a_counting_reader_adds_the_bytes_it_reads_to_its_tally() -> None:
     assert tally.value == 10
     assert reader.read(4) == b""
     assert tally.value == 10
+
+
+def test_a_step_of_one_unit_shows_its_share() -> None:
+    progress = Progress("validate", "files", done=0, total=1, seconds=1.0)
+    assert progress.line() == "validate: 0/1 files (0%), 0 files/s, time left unknown"
