@@ -78,3 +78,15 @@ def test_counters_pickle_without_their_lock_and_get_a_new_one_back() -> None:
 def test_metadata_holds_the_public_numbers_only() -> None:
     counters = LoadCounters(4, 2.5, ["a"], {"x": 1}, _private=9)
     assert as_metadata(counters) == {"written": 4, "seconds": 2.5}
+
+
+@dataclass
+class TimedCounters:
+    _started: float = 0.0
+    written: int = 0
+
+
+def test_a_private_field_first_does_not_stop_the_public_ones_after_it_from_adding_up() -> None:
+    into = TimedCounters(_started=10.0, written=2)
+    add(into, TimedCounters(_started=20.0, written=3))
+    assert (into._started, into.written) == (10.0, 5)
