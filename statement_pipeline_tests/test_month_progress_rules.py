@@ -173,3 +173,19 @@ def test_the_fair_share_is_at_least_one_message_when_nothing_is_left() -> None:
     _written(progress, _batch(range(2, 6)))
     assert progress.complete
     assert progress.fair_share(10) == 1
+
+
+def test_records_of_other_months_add_up_over_batches() -> None:
+    progress = MonthProgress("2026-10", 2, SOURCES)
+    progress.release(_batch(range(2, 5), period="2026-09"), written=True)
+    progress.release(_batch(range(2, 4), period="2026-11"), written=True)
+    # 3 + 2 records written for other months' runs.
+    assert progress.other_months == 5
+
+
+def test_an_op_has_one_worker_unless_told() -> None:
+    progress = MonthProgress("2026-10", 20, SOURCES)
+    assert progress.workers == 1
+    progress.hold(_batch(range(2, 6)))
+    # 16 records left in messages of 4: all 4 messages for the one worker (2 each if two).
+    assert progress.fair_share(10) == 4
