@@ -6,6 +6,8 @@ normalises them), the printed lines and the JSON, written out by hand.
 
 from __future__ import annotations
 
+import pytest
+
 from statement_pipeline.rules.month_diff import (
     Difference,
     MonthDiff,
@@ -157,3 +159,47 @@ def test_the_json_report_holds_counts_and_places_never_ids() -> None:
             {"stored_from_file": None, "stored_from_line": None},
         ],
     }
+
+
+def test_a_row_of_the_wrong_width_is_refused_not_compared_in_part() -> None:
+    with pytest.raises(ValueError, match="zip"):
+        changed_columns(STORED, ROW[:-1])
+    with pytest.raises(ValueError, match="zip"):
+        changed_columns(STORED, (*ROW, "extra"))
+
+
+def test_the_printed_report_lists_a_hundred_places_a_section_by_default() -> None:
+    adds = [Difference(f"S-{n}", key="statements/2026-10/a.csv", line=n) for n in range(2, 103)]
+    lines = describe(MonthDiff("2026-10", 1, 101, 101, 0, 0, 0, 0, adds=adds))
+    # 101 adds: lines 2 to 101 shown, line 102 counted.
+    assert lines[-3:] == [
+        "  statements/2026-10/a.csv:100",
+        "  statements/2026-10/a.csv:101",
+        "  ... and 1 more (--limit 0 lists all)",
+    ]
+    assert lines.count("add (101):") == 1
+
+
+def test_the_printed_report_counts_written_and_skipped_files_apart() -> None:
+    diff = MonthDiff(
+        "2026-10",
+        3,
+        9,
+        9,
+        0,
+        0,
+        0,
+        9,
+        changes=[Difference("S-2", key="statements/2026-10/a.csv", line=2, columns=("currency",))],
+        unchanged=8,
+        decisions=[
+            FileDecision("statements/2026-10/a.csv", True, 4, 4, "a row changed"),
+            FileDecision("statements/2026-10/b.csv", True, 3, 2, "a row is missing"),
+            FileDecision("statements/2026-10/c.csv", False, 2, 2, "current"),
+        ],
+    )
+    lines = describe(diff)
+    # Written: 4 + 3 rows of 2 files; skipped: 2 rows of 1 file.
+    assert "rows written: 7 of 2 file(s); skipped as current: 2 of 1 file(s)" in lines
+    # No adds: the changes that follow are still listed.
+    assert lines[-2:] == ["change (1):", "  statements/2026-10/a.csv:2 (currency)"]
