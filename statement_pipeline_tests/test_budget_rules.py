@@ -209,3 +209,14 @@ def test_a_young_budget_measures_over_its_age_and_at_least_a_quarter_window(
             break
     refuse_call(budget, clock, granted=0, refused=10)
     assert budget.state().rate == pytest.approx(19.2)
+
+
+def test_the_shortest_span_is_a_quarter_of_a_longer_window() -> None:
+    """Window 2 s: 10 units answered 0.125 s in count over half a second: 20/s x 0.48."""
+    clock = Clock(10.0)
+    budget = make_budget(clock, window=2.0)
+    started = budget.acquire(10)
+    clock.now += 0.125
+    budget.record(started, granted=10, refused=0)
+    refuse_call(budget, clock, granted=0, refused=10)
+    assert budget.pace() == pytest.approx(9.6)

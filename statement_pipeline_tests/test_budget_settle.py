@@ -53,7 +53,7 @@ def test_a_partition_limit_never_settles_and_never_cuts_below_the_floor() -> Non
 
 def test_a_young_budget_never_settles_nor_goes_below_the_floor() -> None:
     """Three calls: 0.75 s of answers, 100/s but not a whole window."""
-    clock = Clock()
+    clock = Clock(10.0)
     budget = make_budget(clock, floor=100.0)
     grant_calls(budget, clock, 25.0, calls=3)
     refuse_call(budget, clock, granted=0, refused=25)
@@ -65,6 +65,8 @@ def test_a_young_budget_never_settles_nor_goes_below_the_floor() -> None:
     [
         (19.75, 25.0, 63.2),  # asked 79 + 25, granted 79: max(79 x 0.48, 79 x 0.8)
         (12.5, 50.0, 40.0),  # asked 50 + 50, granted 50: max(24, 40)
+        (12.5, 30.0, 40.0),  # asked 80: floor / 1.25, the least that counts as the floor
+        (12.5, 75.0, 40.0),  # asked 125: floor x 1.25, the most that counts
         (1.25, 95.0, 10.0),  # granted 5: 4, raised to a tenth of the floor
     ],
 )
@@ -75,6 +77,38 @@ def test_asked_for_the_floor_and_granted_well_under_it_goes_below_the_floor(
     state = _cut(100.0, per_call, 0.0, refused)
     assert not state.settled
     assert state.rate == pytest.approx(rate)
+
+
+def test_granted_just_the_settling_share_at_a_partition_limit_keeps_the_floor() -> None:
+    """80/s granted over a whole window, asked 105: not well under the floor (80 is floor /
+    1.25), so not another caller; the partition limit does not settle it either."""
+    state = _cut(100.0, 20.0, 0.0, 25.0, partition_limit=True)
+    assert (state.settled, state.rate) == (False, 100.0)
+
+
+def test_units_refused_before_the_call_count_as_asked_for() -> None:
+    """Four calls sent at 0 s, each granted 12.5 and refused 12.5 (one congestion, one cut
+    held at the floor); a call sent at 1 s refused 25: asked 100 + 25, granted 50."""
+    clock = Clock()
+    budget = make_budget(clock, floor=100.0)
+    for answered in (0.25, 0.5, 0.75, 1.0):
+        clock.now = answered
+        budget.record(0.0, granted=12.5, refused=12.5)
+    assert (budget.state().cuts, budget.pace()) == (1, 100.0)
+    clock.now = 1.125
+    budget.record(1.0, granted=0, refused=25)
+    assert budget.pace() == pytest.approx(40.0)  # max(50 x 0.48, 50 x 0.8)
+
+
+def test_a_two_second_window_measures_per_second_over_two_seconds() -> None:
+    """Window 2 s: 12.5 units every quarter second (50/s) for 2 s; a call then granted 20 and
+    refused 80 adds 10/s granted and 50/s asked: 60 granted of 100 asked, the other caller's
+    share: max(60 x 0.48, 60 x 0.8)."""
+    clock = Clock()
+    budget = make_budget(clock, floor=100.0, window=2.0)
+    grant_calls(budget, clock, 12.5, calls=8)
+    refuse_call(budget, clock, granted=20, refused=80)
+    assert (budget.state().settled, budget.pace()) == (False, pytest.approx(48.0))
 
 
 @pytest.mark.parametrize("refused", [25.0, 100.0])
@@ -201,6 +235,26 @@ def test_settled_and_refused_with_nothing_granted_eases_off_from_its_rate() -> N
     clock.now = 10.125
     budget.record(10.0, granted=0, refused=25)  # nothing answered in the second before
     assert budget.pace() == pytest.approx(87.3)
+
+
+@pytest.mark.parametrize(
+    ("per_call", "rate"),
+    [
+        (12.5, 45.0),  # 50/s granted in the second before: 50 x 0.9
+        (0.25, 10.0),  # 1/s: 0.9, raised to a tenth of the floor
+    ],
+)
+def test_settled_and_granted_less_than_its_rate_eases_off_from_what_was_granted(
+    per_call: float, rate: float
+) -> None:
+    clock = Clock()
+    budget = _settled(clock, probe_seconds=None)
+    for sent in (2.0, 2.25, 2.5, 2.75):
+        clock.now = sent + 0.25
+        budget.record(sent, granted=per_call, refused=0)
+    clock.now = 3.125
+    budget.record(3.0, granted=0, refused=25)
+    assert budget.pace() == pytest.approx(rate)
 
 
 def test_a_settled_rate_probes_unpaced_after_a_quiet_spell_doubling_the_next_wait() -> None:
