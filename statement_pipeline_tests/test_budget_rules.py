@@ -93,6 +93,20 @@ def test_an_idle_paced_budget_saves_a_quarter_second_or_one_call() -> None:
     assert clock.sleeps == [0.25, 0.5]
 
 
+def test_calls_within_the_saved_units_neither_wait_nor_count_as_waiting() -> None:
+    """25 units saved at 100/s: calls of 5 and 19.5 leave 0.5; none waits."""
+    clock = Clock(10.0)
+    budget = make_budget(clock, cap=100.0)
+    clock.now = 20.0
+    budget.acquire(5)
+    budget.acquire(19.5)
+    assert clock.sleeps == []
+    assert budget.state().waited_seconds == 0.0
+    budget.acquire(0.5)
+    budget.acquire(20)
+    assert clock.sleeps == [0.2]
+
+
 def test_the_waited_time_is_reported_to_the_millisecond() -> None:
     clock = Clock()
     budget = make_budget(clock, cap=3.0)

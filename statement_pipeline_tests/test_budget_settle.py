@@ -292,3 +292,16 @@ def test_a_grant_to_a_call_sent_before_the_cut_is_owed_when_asked(
     budget.record(late, granted=24, refused=0)
     budget.acquire(0)
     assert clock.sleeps == waits
+
+
+def test_a_call_sent_at_the_instant_of_the_cut_is_paced_and_owes_nothing() -> None:
+    """Cut to 48/s at 1.125 s; 6 units accrued since the last call (1 s). A call sent at
+    1.125 s was paced at 48/s: granted 24, it owes nothing, and a call of 6 goes at once."""
+    clock = Clock()
+    budget = make_budget(clock, owe_late_grants=True)
+    grant_calls(budget, clock, 25)
+    refuse_call(budget, clock, granted=0, refused=25)
+    sent = budget.acquire(0)
+    budget.record(sent, granted=24, refused=0)
+    budget.acquire(6)
+    assert clock.sleeps == []
