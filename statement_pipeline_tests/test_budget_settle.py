@@ -278,14 +278,17 @@ def test_a_settled_rate_probes_unpaced_after_a_quiet_spell_doubling_the_next_wai
     assert (budget.state().settled, budget.state().probes) == (False, 2)
 
 
-@pytest.mark.parametrize(("owe", "waits"), [(True, [0.375]), (False, [])])
-def test_a_grant_to_a_call_sent_before_the_cut_is_owed_when_asked(
-    owe: bool, waits: list[float]
+@pytest.mark.parametrize(
+    ("owe", "waits"),
+    [({"owe_late_grants": True}, [0.375]), ({"owe_late_grants": False}, []), ({}, [])],
+)
+def test_a_grant_to_a_call_sent_before_the_cut_is_owed_only_when_asked(
+    owe: dict[str, bool], waits: list[float]
 ) -> None:
     """Cut to 48/s at 1.125 s; a call sent at 1 s is granted 24 units after it: owed, they
     take 0.5 s to pay back, less the 0.125 s since that call was sent."""
     clock = Clock()
-    budget = make_budget(clock, owe_late_grants=owe)
+    budget = make_budget(clock, **owe)
     grant_calls(budget, clock, 25)
     late = budget.acquire(24)
     refuse_call(budget, clock, granted=0, refused=25)
