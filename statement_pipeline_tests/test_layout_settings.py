@@ -162,3 +162,11 @@ def test_a_rejects_key_of_another_month_is_refused_saying_why() -> None:
         ValueError, match=r"^rejects are only written for statement files of the month$"
     ):
         layout.rejects_key("statements/", "2026-10", "statements/2026-11/a.csv")
+
+
+def test_a_month_that_is_not_one_is_refused_naming_the_format() -> None:
+    # The CLI's --month prints this text as its argument error.
+    with pytest.raises(
+        ValueError, match=r"^not a statement month \(expected YYYY-MM\): '2026-13'$"
+    ):
+        layout.require_month("2026-13")
