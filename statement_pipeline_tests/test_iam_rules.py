@@ -121,6 +121,7 @@ def test_resources_name_one_bucket_key_prefix_or_resource() -> None:
         "arn:aws:s3:::b?/x",
         "arn:aws:s3:::b/a*/x",
         "arn:aws:s3:::b/a?",
+        "arn:aws:s3:::b/a*X*",
         "arn:aws:sqs:*:*:q*",
         "arn:aws:dynamodb:*:*:table/t?",
         "arn:aws:s3:::b/x",
@@ -140,6 +141,7 @@ def test_resources_name_one_bucket_key_prefix_or_resource() -> None:
             "resource 'arn:aws:s3:::b?/x' does not name one bucket",
             "resource 'arn:aws:s3:::b/a*/x' has a wildcard inside the key",
             "resource 'arn:aws:s3:::b/a?' has a wildcard inside the key",
+            "resource 'arn:aws:s3:::b/a*X*' has a wildcard inside the key",
             "resource 'arn:aws:sqs:*:*:q*' does not name one resource",
             "resource 'arn:aws:dynamodb:*:*:table/t?' does not name one resource",
         ]

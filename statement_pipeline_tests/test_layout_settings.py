@@ -170,3 +170,12 @@ def test_a_month_that_is_not_one_is_refused_naming_the_format() -> None:
         ValueError, match=r"^not a statement month \(expected YYYY-MM\): '2026-13'$"
     ):
         layout.require_month("2026-13")
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["statements/2026-10/sub//a.csv", "statements/2026-10/./a.csv", "statements/2026-10//a.csv"],
+)
+def test_keys_with_empty_or_dot_segments_are_ignored(key: str) -> None:
+    verdict = layout.classify_key("statements/", key)
+    assert (verdict.month, verdict.reason) == (None, "path has empty, '.' or '..' segments")
