@@ -98,14 +98,18 @@ def test_actions_are_exact_and_present() -> None:
         {"Sid": "Not", "Effect": "Allow", "NotAction": "s3:GetObject", "Resource": BUCKET},
         {"Sid": "Missing", "Effect": "Allow", "Resource": "arn:aws:s3:::b/x"},
         grant("Exact", ["s3:GetObject"], "arn:aws:s3:::b/x"),
+        {"Effect": "Allow", "Action": "s3:*", "Resource": BUCKET},
     )
 
     assert lint_policy(document) == [
+        "shape: statement 5 has no Sid",
         "no-wildcard-actions: statement Star: wildcard action 's3:Get*'",
         "no-wildcard-actions: statement Question: wildcard action 'sqs:Get?ueueUrl'",
         "no-wildcard-actions: statement Not: NotAction grants everything else; "
         "list actions instead",
         "no-wildcard-actions: statement Missing: no Action",
+        # Without a Sid, a statement is named by its position.
+        "no-wildcard-actions: statement 5: wildcard action 's3:*'",
     ]
 
 
@@ -153,11 +157,14 @@ def test_resources_are_present_and_never_negated() -> None:
         grant("Exact", ["dynamodb:Query"], "arn:aws:dynamodb:*:*:table/t"),
         {"Sid": "Missing", "Effect": "Allow", "Action": ["dynamodb:Query"]},
         {"Sid": "Not", "Effect": "Allow", "Action": "dynamodb:Query", "NotResource": BUCKET},
+        {"Effect": "Allow", "Action": "dynamodb:Query", "Resource": "*"},
     )
 
     assert lint_policy(document) == [
+        "shape: statement 3 has no Sid",
         "no-broad-resources: statement Missing: no Resource",
         "no-broad-resources: statement Not: NotResource grants everything else; list resources",
+        "no-broad-resources: statement 3: resource '*'",
     ]
 
 
@@ -177,6 +184,8 @@ def test_only_the_unscoped_autoscaling_actions_may_have_every_resource() -> None
 
 def test_objects_are_written_and_deleted_only_under_rejects() -> None:
     document = policy(
+        grant("ReadOnly", ["s3:GetObject"], "arn:aws:s3:::b/statements/*"),
+        grant("KeepInputs", ["s3:PutObject"], "arn:aws:s3:::b/statements/*", "Deny"),
         grant(
             "Keys",
             ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
@@ -186,7 +195,7 @@ def test_objects_are_written_and_deleted_only_under_rejects() -> None:
         grant("Nested", ["s3:PutObject"], "arn:aws:s3:::b/x/rejects/*"),
         grant("Everywhere", ["s3:PutObject"], "*"),
         grant("ColonInKey", ["s3:PutObject"], "arn:aws:s3:::b/rejects/2026-10/a:b.csv"),
-        grant("ReadOnly", ["s3:GetObject"], "arn:aws:s3:::b/statements/*"),
+        {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": "arn:aws:s3:::b/in/x.csv"},
     )
 
     assert problems_of("object-writes-only-to-rejects", document) == [
@@ -196,12 +205,15 @@ def test_objects_are_written_and_deleted_only_under_rejects() -> None:
             "Bucket: s3:DeleteObject on 'arn:aws:s3:::b'",
             "Nested: s3:PutObject on 'arn:aws:s3:::b/x/rejects/*'",
             "Everywhere: s3:PutObject on '*'",
+            "7: s3:PutObject on 'arn:aws:s3:::b/in/x.csv'",
         ]
     ]
 
 
 def test_alerts_publish_alone_to_one_exact_topic() -> None:
     document = policy(
+        grant("Read", ["s3:GetObject"], "arn:aws:s3:::b/x"),
+        grant("NoSubscribe", ["sns:Subscribe"], "arn:aws:sns:*:*:statement-alerts", "Deny"),
         grant("WithOthers", ["sns:Publish", "sqs:SendMessage"], TOPIC),
         grant("Subscribe", ["sns:Subscribe"], TOPIC),
         grant("Twice", ["sns:Publish", "sns:Publish"], TOPIC),
@@ -217,6 +229,7 @@ def test_alerts_publish_alone_to_one_exact_topic() -> None:
                 TOPIC,
             ],
         ),
+        {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": "arn:aws:sns:*:*:alerts"},
     )
 
     alone = "SNS grants sns:Publish alone, in a statement of its own"
@@ -235,5 +248,6 @@ def test_alerts_publish_alone_to_one_exact_topic() -> None:
             "Topics: sns:Publish on 'arn:aws:sns:eu-west-1:123456789012:alerts:extra', "
             "not one exact topic ARN",
             "Topics: sns:Publish on '*', not one exact topic ARN",
+            "6: sns:Publish on 'arn:aws:sns:*:*:alerts', not one exact topic ARN",
         ]
     ]
