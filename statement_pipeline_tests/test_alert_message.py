@@ -216,3 +216,50 @@ def test_settings_from_the_environment() -> None:
     assert AlertSettings.from_env({"STATEMENT_SLACK_TOKEN": "t"}).slack_token is None
     with pytest.raises(ValueError, match="STATEMENT_SLACK_TOKEN is not"):
         AlertSettings.from_env({"STATEMENT_SLACK_CHANNEL": "#imports"})
+
+
+def test_a_check_value_that_was_not_recorded_reads_unknown() -> None:
+    alert = describe(failure(failed_checks=(FailedCheck("rows_match", None, 5),)), None)
+
+    assert "failed check: rows_match (blocking): actual unknown, expected 5" in (
+        alert.text.splitlines()
+    )
+
+
+def test_the_error_line_names_the_exception_class_of_the_failed_step() -> None:
+    lost = StepError(step="loaded_statements", message="worker died\nmore", cls_name="WorkerLost")
+
+    lines = describe(failure(step_errors=(lost,)), None).text.splitlines()
+
+    assert "error: WorkerLost: worker died" in lines
+
+
+def test_a_first_line_of_exactly_the_limit_is_kept_whole() -> None:
+    line = "E: " + "x" * 297  # 3 + 297 = 300 = MAX_ERROR_CHARS
+    assert first_line(line) == line
+
+
+def test_a_cut_first_line_drops_the_blanks_before_the_ellipsis() -> None:
+    # Characters 0..297 are "E: " and 295 x's, 298 is a blank: the cut keeps 299, minus it.
+    assert first_line("E: " + "x" * 295 + " " + "y" * 10) == "E: " + "x" * 295 + "…"
+
+
+@pytest.mark.parametrize(
+    ("step", "subject"),
+    [
+        # Printable ASCII, "~" included, stays; anything else becomes "?".
+        ("caf\u00e9~1", "Statement import of 2026-10 failed (caf?~1)"),
+        # 36 characters before the step, 1 after: a 62-character step fills all 99.
+        ("s" * 62, "Statement import of 2026-10 failed (" + "s" * 62 + ")"),
+        # One more is cut to 96 characters and "...": 36 + 60 + 3 = 99.
+        ("s" * 63, "Statement import of 2026-10 failed (" + "s" * 60 + "..."),
+    ],
+)
+def test_the_subject_is_printable_ascii_of_at_most_99_characters(step: str, subject: str) -> None:
+    assert describe(failure(step_errors=(StepError(step, "m"),)), None).subject == subject
+
+
+def test_the_ui_address_keeps_its_path_without_the_trailing_slash() -> None:
+    assert (
+        ui_url_setting("https://tools.example.com/JOBS-UX/") == "https://tools.example.com/JOBS-UX"
+    )

@@ -1,5 +1,9 @@
 """S3 layout and configuration names (CONTRACT.md sections 1 and 4)."""
 
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 
 from statement_pipeline.rules import s3_layout as layout
@@ -122,3 +126,63 @@ def test_names_come_from_the_environment() -> None:
 def test_a_prefix_inside_the_rejects_folder_is_refused(prefix: str) -> None:
     with pytest.raises(ValueError, match="rejects"):
         Names.from_env({"STATEMENT_PREFIX": prefix})
+
+
+@pytest.mark.parametrize(
+    ("moment", "month"),
+    [
+        (datetime(2026, 11, 1, 3, 0), "2026-10"),
+        (datetime(2027, 1, 15), "2026-12"),
+        (datetime(2027, 2, 1), "2027-01"),
+        (datetime(2026, 3, 31, 23, 59, tzinfo=UTC), "2026-02"),
+    ],
+)
+def test_the_closed_month_is_the_one_before(moment: datetime, month: str) -> None:
+    assert layout.closed_month(moment) == month
+
+
+@pytest.fixture
+def machine_in_new_zealand(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone at UTC+12 (a POSIX TZ rule: no zone database needed)."""
+    monkeypatch.setenv("TZ", "NZST-12")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("machine_in_new_zealand")
+def test_the_closed_month_is_taken_in_utc_whatever_the_machines_zone() -> None:
+    # 2026-11-01 00:30 at UTC+2 is 2026-10-31 22:30 UTC (2026-11-01 10:30 in the local zone).
+    moment = datetime(2026, 11, 1, 0, 30, tzinfo=timezone(timedelta(hours=2)))
+    assert layout.closed_month(moment) == "2026-09"
+
+
+def test_a_files_name_inside_its_month_folder() -> None:
+    assert layout.relative_name("in/", "2026-10", "in/2026-10/sub/a.csv") == "sub/a.csv"
+    with pytest.raises(ValueError, match=r"^key is not inside the month folder$"):
+        layout.relative_name("in/", "2026-10", "in/2026-11/a.csv")
+
+
+def test_a_rejects_key_of_another_month_is_refused_saying_why() -> None:
+    with pytest.raises(
+        ValueError, match=r"^rejects are only written for statement files of the month$"
+    ):
+        layout.rejects_key("statements/", "2026-10", "statements/2026-11/a.csv")
+
+
+def test_a_month_that_is_not_one_is_refused_naming_the_format() -> None:
+    # The CLI's --month prints this text as its argument error.
+    with pytest.raises(
+        ValueError, match=r"^not a statement month \(expected YYYY-MM\): '2026-13'$"
+    ):
+        layout.require_month("2026-13")
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["statements/2026-10/sub//a.csv", "statements/2026-10/./a.csv", "statements/2026-10//a.csv"],
+)
+def test_keys_with_empty_or_dot_segments_are_ignored(key: str) -> None:
+    verdict = layout.classify_key("statements/", key)
+    assert (verdict.month, verdict.reason) == (None, "path has empty, '.' or '..' segments")
