@@ -1,0 +1,102 @@
+"""The reader's reasons and limits, each pinned exactly by a hand-written case.
+
+The rejects objects and the run's metadata show these reasons to operators, so their text is
+part of what the pipeline reports (CONTRACT.md section 2: file, line number and reason).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from statement_pipeline.rules import csv_records
+from statement_pipeline.rules.csv_records import FileFormatError, Record, Reject, StatementReader
+
+PERIOD = "2026-10"
+SOURCE = "statements/2026-10/part-1.csv"
+HEADER = (
+    "statement_id,account_id,period,issued_on,currency,"
+    "opening_balance,total_credits,total_debits,closing_balance,transaction_count"
+)
+# 10.00 + 5.00 - 2.00 = 13.00
+VALUES = ("S-1", "A-1", "2026-10", "2026-10-31", "EUR", "10.00", "5.00", "2.00", "13.00", "3")
+ROW = ",".join(VALUES)
+
+
+def read(data: bytes, **options: int) -> list[Record | Reject]:
+    return list(StatementReader(io.BytesIO(data), SOURCE, PERIOD, **options))
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        # The csv module's wording (CPython 3.11), as the reader receives it.
+        ("',' expected after '\"'", "malformed CSV: text after a closing quote"),
+        (
+            "new-line character seen in unquoted field - do you need to open the file in "
+            "universal-newline mode?",
+            "malformed CSV: carriage return inside an unquoted field",
+        ),
+        ("field larger than field limit (131072)", "malformed CSV: field too large"),
+        # Python 3.10 and older refuse a NUL themselves.
+        ("line contains NUL", "contains a NUL byte"),
+        ("unexpected end of data", "malformed CSV"),
+    ],
+)
+def test_csv_errors_map_to_stable_reasons(message: str, reason: str) -> None:
+    assert csv_records._csv_error_reason(csv.Error(message)) == reason
+
+
+def test_a_file_format_error_carries_the_file_and_the_problem() -> None:
+    error = FileFormatError(SOURCE, "empty object (no header row)")
+    assert error.args == (SOURCE, "empty object (no header row)")
+    assert (error.source, error.problem) == (SOURCE, "empty object (no header row)")
+    assert str(error) == "statements/2026-10/part-1.csv: empty object (no header row)"
+
+
+def test_a_malformed_header_is_a_file_error_with_the_csv_reason() -> None:
+    with pytest.raises(FileFormatError) as caught:
+        read(b'"statement_id"x,' + HEADER.encode()[13:] + b"\n" + ROW.encode() + b"\n")
+    assert caught.value.problem == (
+        "header row is not valid CSV (malformed CSV: text after a closing quote)"
+    )
+
+
+def padded(length: int) -> bytes:
+    """A valid row with a `note` column filling the line to `length` characters (LF included)."""
+    note = "x" * (length - len(ROW) - 2)
+    return f"{ROW},{note}\n".encode()
+
+
+def test_a_row_of_exactly_the_bound_is_read_and_one_more_character_is_a_file_error() -> None:
+    header = (HEADER + ",note\n").encode()  # 132 characters, under the bound of 200
+    assert len(header) == 132
+    # Read one byte at a time, the bound counts the row's own characters, LF included.
+    assert read(header + padded(200), max_row_chars=200, chunk_bytes=1) == [
+        Record(2, VALUES),
+    ]
+    with pytest.raises(FileFormatError) as caught:
+        read(header + padded(201), max_row_chars=200, chunk_bytes=1)
+    assert caught.value.problem == (
+        "the row starting at line 2 is longer than 200 characters (an unbalanced quote?)"
+    )
+
+
+def test_the_row_bound_names_the_line_where_the_long_row_starts() -> None:
+    header = (HEADER + ",note\n").encode()
+    data = header + padded(100) + b"\n" + padded(100) + padded(300)
+    with pytest.raises(FileFormatError) as caught:
+        read(data, max_row_chars=200, chunk_bytes=7)
+    assert caught.value.problem.startswith("the row starting at line 5 is longer than 200")
+
+
+def test_a_field_within_the_row_bound_is_read_whatever_the_csv_limit_was() -> None:
+    previous = csv.field_size_limit()
+    try:
+        csv.field_size_limit(100)
+        data = (HEADER + ",note\n").encode() + padded(900)
+        assert read(data, max_row_chars=1000, chunk_bytes=600) == [Record(2, VALUES)]
+    finally:
+        csv.field_size_limit(previous)
