@@ -12,7 +12,13 @@ import io
 import pytest
 
 from statement_pipeline.rules import csv_records
-from statement_pipeline.rules.csv_records import FileFormatError, Record, Reject, StatementReader
+from statement_pipeline.rules.csv_records import (
+    FileFormatError,
+    Record,
+    Reject,
+    StatementReader,
+    validate_values,
+)
 
 PERIOD = "2026-10"
 SOURCE = "statements/2026-10/part-1.csv"
@@ -100,3 +106,10 @@ def test_a_field_within_the_row_bound_is_read_whatever_the_csv_limit_was() -> No
         assert read(data, max_row_chars=1000, chunk_bytes=600) == [Record(2, VALUES)]
     finally:
         csv.field_size_limit(previous)
+
+
+def test_values_checked_against_a_month_that_does_not_exist_never_match_it() -> None:
+    assert validate_values(VALUES, "2026-13") == "period: does not match the month folder"
+    assert validate_values((*VALUES[:2], "2026-13", *VALUES[3:]), "2026-13") == (
+        "period: not a real month"
+    )
