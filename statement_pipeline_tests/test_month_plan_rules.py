@@ -280,3 +280,13 @@ def test_a_statement_id_digest_is_a_stable_64_bit_number() -> None:
     # (digest_size=8, person=b"statement-id") of b"STM-1", big-endian, computed by hand.
     assert id_digest("STM-1") == 0x20B23F77C1B68620
     assert id_digest("STM-1") != id_digest("STM-2")
+
+
+def test_a_scan_of_an_unreadable_file_names_the_file() -> None:
+    with pytest.raises(FileFormatError) as caught:
+        scan_file(FileRef(A, '"a"', 4), io.BytesIO(b"a,b\n"), MONTH)
+    assert str(caught.value) == (
+        "statements/2026-10/a.csv: missing required column(s): statement_id, account_id, "
+        "period, issued_on, currency, opening_balance, total_credits, total_debits, "
+        "closing_balance, transaction_count"
+    )

@@ -113,3 +113,20 @@ def test_values_checked_against_a_month_that_does_not_exist_never_match_it() -> 
     assert validate_values((*VALUES[:2], "2026-13", *VALUES[3:]), "2026-13") == (
         "period: not a real month"
     )
+
+
+def test_the_header_row_is_held_to_the_same_bound() -> None:
+    header = (HEADER + ",note\n").encode()  # 132 characters, LF included
+    assert read(header + padded(132), max_row_chars=132, chunk_bytes=1) == [Record(2, VALUES)]
+    with pytest.raises(FileFormatError) as caught:
+        read(header + padded(131), max_row_chars=131, chunk_bytes=1)
+    assert caught.value.problem == (
+        "the row starting at line 1 is longer than 131 characters (an unbalanced quote?)"
+    )
+
+
+def test_a_bom_inside_the_file_is_data_even_at_the_start_of_a_read() -> None:
+    # Read byte by byte, the BOM of the second line is decoded as a piece of its own.
+    data = f"\ufeff{HEADER}\n\ufeff{ROW}\n".encode()
+    reason = "statement_id: characters other than A-Z a-z 0-9 . _ -"
+    assert read(data, chunk_bytes=1) == [Reject(2, reason, ("\ufeffS-1", *VALUES[1:]))]
