@@ -16,6 +16,7 @@ from statement_pipeline.rules.items import (
     loaded_now,
     mark_refused,
     mark_sent,
+    to_item,
 )
 
 
@@ -68,3 +69,9 @@ def test_a_partial_item_gives_only_the_columns_it_holds() -> None:
         "closing_balance": {"N": "-19.3399"},
     }
     assert from_item(item) == {"statement_id": "ST-2026-10-000001", "closing_balance": "-19.3399"}
+
+
+def test_a_row_without_all_ten_values_is_never_turned_into_an_item() -> None:
+    nine = ("S-1", "A-1", "2026-10", "2026-10-31", "EUR", "10.00", "5.00", "2.00", "13.00")
+    with pytest.raises(ValueError, match="zip"):
+        to_item(nine, source_key="k", source_etag="e", line=2, loaded_at="t")

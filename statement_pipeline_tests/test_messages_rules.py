@@ -66,6 +66,7 @@ def test_a_body_that_is_not_text_is_poison() -> None:
         ({"records": [[2, *ROW], [3, *ROW, "x"]]}, "record 1 is malformed"),
         ({"records": [[2, *ROW], ["3", *ROW]]}, "record 1 is malformed"),
         ({"records": [[2, *ROW], [3, *ROW[:9], 3]]}, "record 1 is malformed"),
+        ({"records": [[2, *ROW], [3, 1, *ROW[1:]]]}, "record 1 is malformed"),
         (
             {"records": [[2, *ROW], [8, *ROW[:4], "eur", *ROW[5:]]]},
             "record 1 (line 8) is invalid: currency: not an ISO 4217 code (3 upper-case letters)",

@@ -130,3 +130,12 @@ def test_a_bom_inside_the_file_is_data_even_at_the_start_of_a_read() -> None:
     data = f"\ufeff{HEADER}\n\ufeff{ROW}\n".encode()
     reason = "statement_id: characters other than A-Z a-z 0-9 . _ -"
     assert read(data, chunk_bytes=1) == [Reject(2, reason, ("\ufeffS-1", *VALUES[1:]))]
+
+
+def test_a_valid_row_keeps_its_fields_as_read_for_a_later_rejects_line() -> None:
+    # A valid row may still be rejected as a conflicting duplicate; its rejects line then
+    # shows the row as written: untrimmed, extra columns included.
+    data = f"{HEADER},note\n S-1 ,{ROW[4:]}, a note \n".encode()
+    (record,) = read(data)
+    assert record == Record(2, VALUES)
+    assert record.raw == (" S-1 ", *VALUES[1:], " a note ")
