@@ -139,3 +139,18 @@ def test_a_valid_row_keeps_its_fields_as_read_for_a_later_rejects_line() -> None
     (record,) = read(data)
     assert record == Record(2, VALUES)
     assert record.raw == (" S-1 ", *VALUES[1:], " a note ")
+
+
+@pytest.mark.parametrize("column", [0, 1])
+def test_an_id_of_exactly_64_characters_is_judged_by_its_characters_only(column: int) -> None:
+    name = ("statement_id", "account_id")[column]
+    longest = list(VALUES)
+    longest[column] = "S" * 64
+    longest[4] = "eur"  # a later rule broken: the row goes through every rule in order
+    assert validate_values(tuple(longest), PERIOD) == (
+        "currency: not an ISO 4217 code (3 upper-case letters)"
+    )
+    longest[column] = "S" * 63 + "/"
+    assert validate_values(tuple(longest), PERIOD) == (
+        f"{name}: characters other than A-Z a-z 0-9 . _ -"
+    )
