@@ -154,3 +154,24 @@ def test_an_id_of_exactly_64_characters_is_judged_by_its_characters_only(column:
     assert validate_values(tuple(longest), PERIOD) == (
         f"{name}: characters other than A-Z a-z 0-9 . _ -"
     )
+
+
+def test_a_period_argument_that_is_not_a_month_is_refused_with_its_rule() -> None:
+    with pytest.raises(ValueError, match=r"^period must") as caught:
+        StatementReader(io.BytesIO(b""), SOURCE, "2026-13")
+    assert str(caught.value) == "period must be a real month written YYYY-MM"
+
+
+def test_malformed_rows_after_valid_ones_are_each_counted() -> None:
+    data = f'{HEADER}\n{ROW}\n"S-2"x,{ROW[4:]}\n"S-3"x,{ROW[4:]}\n'.encode()
+    reader = StatementReader(io.BytesIO(data), SOURCE, PERIOD)
+    reason = "malformed CSV: text after a closing quote"
+    assert list(reader) == [Record(2, VALUES), Reject(3, reason, ()), Reject(4, reason, ())]
+    assert (reader.rows, reader.valid, reader.rejected) == (3, 1, 2)
+
+
+def test_a_row_blank_only_in_ascii_is_a_row_not_a_blank_line() -> None:
+    # Only ASCII whitespace makes a blank line: non-breaking spaces are content.
+    nbsp_row = "," + ",".join(["\u00a0"] * 9)
+    data = f"{HEADER}\n{nbsp_row}\n".encode()
+    assert read(data) == [Reject(2, "statement_id: empty", ("", *["\u00a0"] * 9))]
