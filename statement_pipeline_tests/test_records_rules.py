@@ -175,3 +175,12 @@ def test_a_row_blank_only_in_ascii_is_a_row_not_a_blank_line() -> None:
     nbsp_row = "," + ",".join(["\u00a0"] * 9)
     data = f"{HEADER}\n{nbsp_row}\n".encode()
     assert read(data) == [Reject(2, "statement_id: empty", ("", *["\u00a0"] * 9))]
+
+
+def test_every_rejected_row_is_counted() -> None:
+    bad = ROW.replace("EUR", "eur")
+    reader = StatementReader(
+        io.BytesIO(f"{HEADER}\n{bad}\n{bad}\n{ROW}\n".encode()), SOURCE, PERIOD
+    )
+    assert [type(row).__name__ for row in reader] == ["Reject", "Reject", "Record"]
+    assert (reader.rows, reader.valid, reader.rejected) == (3, 1, 2)
