@@ -39,6 +39,29 @@ def test_granted_about_the_floor_over_a_whole_window_settles_just_under_it(
     assert state.rate == pytest.approx(97.0)
 
 
+@pytest.mark.parametrize(
+    ("floor", "share", "settled_rate"),
+    [
+        (100.0, 0.05, 5.0),  # a read share of 5%: under the 10% minimum share of the floor
+        (0.25, 0.97, 0.2425),  # a 1-WCU table over 4 loader ops: under the 1 unit/s minimum
+    ],
+)
+def test_a_settled_rate_under_the_minimum_is_the_callers_share_and_stays_there(
+    floor: float, share: float, settled_rate: float
+) -> None:
+    """Granted the floor over a whole window, then refused: settled at share x floor at once,
+    and still there a quarter second later (the minimum rate does not hold it above)."""
+    clock = Clock()
+    budget = make_budget(clock, floor=floor, settled_share=share)
+    grant_calls(budget, clock, floor / 4)
+    refuse_call(budget, clock, granted=0, refused=floor / 4)
+    assert budget.state().settled
+    assert budget.pace() == pytest.approx(settled_rate)
+    clock.now += 0.25
+    budget.record(budget.acquire(0.0), granted=0.0, refused=0.0)
+    assert budget.pace() == pytest.approx(settled_rate)
+
+
 def test_granted_well_above_the_floor_is_followed_not_settled() -> None:
     """126/s granted (100 + 26) with half the call refused: 126 x 0.8, above the floor."""
     state = _cut(100.0, 25.0, 26.0, 26.0)

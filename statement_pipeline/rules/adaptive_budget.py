@@ -34,7 +34,8 @@ the table grants 20 units a second or 4,000 (and under the capacity model's time
   at once and it settles again, doubling the wait before the next probe. (Reads do not probe:
   they settle below the sustained rate on purpose, and a read refused is owed to the table.)
 - Settled and still throttled (another caller shares the table), it eases off by
-  `SETTLED_CUT`, down to `MIN_FLOOR_SHARE` of the floor at most, and climbs back.
+  `SETTLED_CUT`, down to `MIN_FLOOR_SHARE` of the floor at most, and climbs back. A settled
+  share below that minimum (or below `MIN_RATE`) is the caller's own: it is kept.
 - `cap` is a hard ceiling (target_utilisation): then the burst is never spent.
 """
 
@@ -255,6 +256,11 @@ class AdaptiveBudget:
                 shared = whole and asked_floor and got < floor / SETTLE_MARGIN
                 target = max(target, got * self._cut) if shared else floor
         lowest = max(MIN_RATE, floor * MIN_FLOOR_SHARE) if floor is not None else MIN_RATE
+        if self._settled and floor is not None:
+            # Settled, the caller's share of the floor wins over the minimum: a read share
+            # under MIN_FLOOR_SHARE, or a floor under MIN_RATE (a 1-WCU table split over four
+            # loader ops), is what the table leaves this caller, and `_grow` keeps it there.
+            lowest = min(lowest, floor * self._settled_share)
         if math.isinf(target):
             # Unpaced, nothing known (no floor, nothing granted): leave the pacing to the
             # callers' backoff until a call gets through.
