@@ -184,3 +184,12 @@ def test_every_rejected_row_is_counted() -> None:
     )
     assert [type(row).__name__ for row in reader] == ["Reject", "Reject", "Record"]
     assert (reader.rows, reader.valid, reader.rejected) == (3, 1, 2)
+
+
+def test_many_short_rows_in_one_read_are_each_held_to_the_bound_alone() -> None:
+    """Reads of 150 bytes hold two or three 55-character rows each: every complete line goes to
+    the csv reader at once, so rows already read never count towards the next row's bound of
+    250 (at most 54 held back + 150 read)."""
+    data = (HEADER + "\n" + (ROW + "\n") * 20).encode()
+    rows = read(data, max_row_chars=250, chunk_bytes=150)
+    assert rows == [Record(line, VALUES) for line in range(2, 22)]
