@@ -6,8 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from statement_pipeline.rules.iam_lint import lint_policy
-from statement_pipeline.rules.iam_policy import bootstrap_policy, resource_arns, run_policy
+from statement_pipeline.rules.iam_policy import (
+    bootstrap_policy,
+    partition_for_region,
+    resource_arns,
+    run_policy,
+)
 from statement_pipeline.rules.names import Names
 
 ACCOUNT = "123456789012"
@@ -102,3 +109,18 @@ def test_resource_arns_default_to_the_commercial_partition() -> None:
     assert arns.bucket == "arn:aws:s3:::acme"
     assert arns.queue == "arn:aws:sqs:*:*:q"
     assert arns.table == "arn:aws:dynamodb:*:*:table/t"
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [
+        ("eu-west-1", "aws"),
+        ("us-east-1", "aws"),
+        ("cn-north-1", "aws-cn"),
+        ("cn-northwest-1", "aws-cn"),
+        ("us-gov-west-1", "aws-us-gov"),
+        ("us-west-2", "aws"),  # "us-" alone is the commercial partition
+    ],
+)
+def test_a_region_belongs_to_its_arn_partition(region: str, partition: str) -> None:
+    assert partition_for_region(region) == partition

@@ -193,3 +193,13 @@ def test_many_short_rows_in_one_read_are_each_held_to_the_bound_alone() -> None:
     data = (HEADER + "\n" + (ROW + "\n") * 20).encode()
     rows = read(data, max_row_chars=250, chunk_bytes=150)
     assert rows == [Record(line, VALUES) for line in range(2, 22)]
+
+
+def test_a_header_name_is_trimmed_of_ascii_blanks_only() -> None:
+    """A tab around a name is trimmed; a no-break space is part of the name, as in values."""
+    tabbed = ("\tstatement_id\t" + HEADER[len("statement_id") :] + "\n" + ROW + "\n").encode()
+    assert read(tabbed) == [Record(2, VALUES)]
+    nbsp = ("\u00a0statement_id" + HEADER[len("statement_id") :] + "\n" + ROW + "\n").encode()
+    with pytest.raises(FileFormatError) as caught:
+        read(nbsp)
+    assert caught.value.problem == "missing required column(s): statement_id"
