@@ -58,7 +58,7 @@ properties: $(STAMP)
 		statement_pipeline_tests/test_properties_budget.py
 
 # Mutation testing of statement_pipeline/rules/ with its unit and property tests ([tool.mutmut]
-# in pyproject.toml; about 25 minutes on 2 cores). Not part of CI; the score is in
+# in pyproject.toml; about 8 minutes on 2 cores). Not part of CI; the score is in
 # docs/testing.md. `.venv/bin/mutmut show <name>` prints a surviving mutant.
 mutants: $(STAMP)
 	rm -rf mutants

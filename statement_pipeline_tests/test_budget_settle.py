@@ -102,6 +102,17 @@ def test_asked_for_the_floor_and_granted_well_under_it_goes_below_the_floor(
     assert state.rate == pytest.approx(rate)
 
 
+def test_a_small_settling_share_does_not_lower_the_minimum_before_settling() -> None:
+    """A read share of 5%, not settled: another caller leaves it 5 units/s of a 100 floor, and
+    the cut stops at a tenth of the floor (10), not at the share it would settle at (5)."""
+    clock = Clock()
+    budget = make_budget(clock, floor=100.0, settled_share=0.05)
+    grant_calls(budget, clock, 1.25)
+    refuse_call(budget, clock, granted=0.0, refused=95.0)
+    assert not budget.state().settled
+    assert budget.pace() == pytest.approx(10.0)
+
+
 def test_granted_just_the_settling_share_at_a_partition_limit_keeps_the_floor() -> None:
     """80/s granted over a whole window, asked 105: not well under the floor (80 is floor /
     1.25), so not another caller; the partition limit does not settle it either."""
