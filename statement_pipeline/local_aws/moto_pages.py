@@ -99,14 +99,17 @@ def _fix_item_pages(responses: Any) -> bool:
     return True
 
 
-def project(item: Any, expressions: list[list[str]]) -> Any:
-    """`item` with only the projected top-level names, as moto's `Item.project` returns it (a
-    name the item lacks is left out), or None when a path goes into a map or a list."""
-    names = []
-    for path in expressions:
-        if len(path) != 1 or "[" in path[0]:
-            return None
-        names.append(path[0])
+def top_level_names(expressions: list[list[str]]) -> list[str] | None:
+    """The names of a projection of top-level attributes only; None when a path goes into a
+    map or a list (moto's own `Item.project` handles those)."""
+    if any(len(path) != 1 or "[" in path[0] for path in expressions):
+        return None
+    return [path[0] for path in expressions]
+
+
+def project(item: Any, names: list[str]) -> Any:
+    """`item` with only the top-level `names`, as moto's `Item.project` returns it (a name the
+    item lacks is left out)."""
     projected = type(item)(hash_key=item.hash_key, range_key=item.range_key, attrs={})
     # The values are shared, not copied: a page's items are only read (serialised) from here,
     # and dict.update skips the size check moto makes per attribute (the item passed it).

@@ -228,9 +228,11 @@ def _fix_query() -> bool:
         if filter_expression is not None:
             results = [item for item in results if filter_expression.expr(item)]
         if projection_expressions:
+            names = moto_pages.top_level_names(projection_expressions)
             results = [
-                moto_pages.project(item, projection_expressions)
-                or item.project(projection_expressions)
+                moto_pages.project(item, names)
+                if names is not None
+                else item.project(projection_expressions)
                 for item in results
             ]
         return results, scanned, last_key
