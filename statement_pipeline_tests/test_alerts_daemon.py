@@ -56,8 +56,15 @@ def alert_sensor_saw_every_failure(instance: dg.DagsterInstance) -> bool:
 
 
 def both_attempts_failed(instance: dg.DagsterInstance) -> list[dg.DagsterRun] | None:
+    """Both runs, once each is stored as failed and tagged whether it will be retried.
+
+    The instance stores a run's failure first and adds `dagster/will_retry` just after, so a
+    run read between the two is failed but not yet tagged.
+    """
     runs = month_runs(instance, MONTH)
-    done = len(runs) == 2 and all(r.status == dg.DagsterRunStatus.FAILURE for r in runs)
+    done = len(runs) == 2 and all(
+        r.status == dg.DagsterRunStatus.FAILURE and "dagster/will_retry" in r.tags for r in runs
+    )
     return runs if done else None
 
 
