@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import random
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,6 +32,7 @@ def _undo_after_test(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(DynamoDBBackend, "update_item", DynamoDBBackend.update_item)
     check = SQSBackend.is_message_valid_based_on_retention_period
     monkeypatch.setattr(SQSBackend, "is_message_valid_based_on_retention_period", check)
+    monkeypatch.setattr(SQSBackend, "receive_message", SQSBackend.receive_message)
     for name in ("unix_time", "unix_time_millis"):
         monkeypatch.setattr(sqs_models, name, getattr(sqs_models, name))
     monkeypatch.setattr(dynamodb_responses, "dynamo_to_dict", dynamodb_responses.dynamo_to_dict)
@@ -43,7 +46,14 @@ def queries(aws: None, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     """Run one request with moto's Query and with ours; both answers are returned."""
     _undo_after_test(monkeypatch)
     stock = Table.query
-    assert moto_speedups.install() == ["query", "retention", "clock", "responses", "capacity"]
+    assert moto_speedups.install() == [
+        "query",
+        "retention",
+        "clock",
+        "responses",
+        "capacity",
+        "receive",
+    ]
     fast = Table.query
     assert fast is not stock
 
@@ -262,7 +272,7 @@ def test_install_leaves_an_unknown_moto_alone(monkeypatch: pytest.MonkeyPatch) -
         raise AssertionError("not called")
 
     monkeypatch.setattr(Table, "query", query)
-    assert moto_speedups.install() == ["retention", "clock", "responses", "capacity"]
+    assert moto_speedups.install() == ["retention", "clock", "responses", "capacity", "receive"]
     assert Table.query is query
 
 
@@ -468,3 +478,68 @@ def test_item_size_is_motos_size_for_every_kind_of_value() -> None:
     # Checked by hand for two of them: name bytes plus value bytes (UTF-8), a number's text.
     alone = Item(DynamoType({"S": "h"}), None, {"s": attrs["s"], "n": attrs["n"]})
     assert moto_pages.item_size(alone) == (1 + 9) + (1 + 9)
+
+
+def _receivers_of_one_message(name: str, receivers: int) -> list[list[str]]:
+    """What each of `receivers` threads got from one ReceiveMessage each, all at once, on a
+    queue holding one message; moto's check that the message is visible and its marking it
+    received are held apart until every receiver has checked or 2 s have passed."""
+    backend = sqs_backends[DEFAULT_ACCOUNT_ID][REGION]
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="only")
+    got: list[list[str]] = [[] for _ in range(receivers)]
+
+    def receive(slot: int) -> None:
+        got[slot] = [m.body for m in backend.receive_message(name, 10, 0, 300)]
+
+    threads = [threading.Thread(target=receive, args=(n,)) for n in range(receivers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return got
+
+
+def test_a_received_message_goes_to_one_of_many_receivers_at_once(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _undo_after_test(monkeypatch)
+    marked = sqs_models.Message.mark_received
+    together = threading.Barrier(4, timeout=2)
+
+    def mark_received_once_all_have_looked(self: Any, visibility_timeout: Any = None) -> None:
+        # Receivers that run one at a time break the barrier: nobody else will come.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            together.wait()
+        marked(self, visibility_timeout=visibility_timeout)
+
+    monkeypatch.setattr(sqs_models.Message, "mark_received", mark_received_once_all_have_looked)
+
+    # moto's own receive: every receiver saw the message visible, so every one got it.
+    assert _receivers_of_one_message("stock", 4) == [["only"]] * 4
+
+    together.reset()
+    assert "receive" in moto_speedups.install()
+    got = _receivers_of_one_message("fixed", 4)
+    assert sorted(got) == [[], [], [], ["only"]]
+
+
+def test_a_long_poll_still_waits_for_a_message_sent_during_it(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _undo_after_test(monkeypatch)
+    assert "receive" in moto_speedups.install()
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="later")["QueueUrl"]
+    backend = sqs_backends[DEFAULT_ACCOUNT_ID][REGION]
+    got: list[str] = []
+    poll = threading.Thread(
+        target=lambda: got.extend(m.body for m in backend.receive_message("later", 10, 20, 30))
+    )
+    poll.start()
+    # Sent while the poll waits on an empty queue: the poll returns it, not an empty answer.
+    threading.Timer(0.5, lambda: sqs.send_message(QueueUrl=url, MessageBody="late")).start()
+    poll.join()
+    assert got == ["late"]
+    assert backend.receive_message("later", 10, 0, 30) == []

@@ -17,7 +17,8 @@ moto 5 spends time that grows with the square of the data in two places this pip
   derived from a datetime on every call) is read from `time.time()` instead, 10x cheaper.
 - DynamoDB responses go through moto's model-driven serializer, value by value: see
   `moto_pages.py`, the fourth fix, kept in a file of its own; `moto_capacity.py`, the fifth,
-  makes a Query page report the read units DynamoDB would charge for it.
+  makes a Query page report the read units DynamoDB would charge for it; `moto_receive.py`, the
+  sixth, hands a received SQS message to one receiver only, as SQS does.
 
 The emulator, not the pipeline, would otherwise dominate every measurement at scale. Importing
 this module changes nothing; `install()` patches moto in the current process, and running this
@@ -36,12 +37,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 if __package__:
-    from statement_pipeline.local_aws import moto_capacity, moto_pages, persistence
+    from statement_pipeline.local_aws import moto_capacity, moto_pages, moto_receive, persistence
 else:
     # Run as a script (see the end): the sibling files are imported while this folder is still
     # on sys.path; they import nothing but the standard library until they touch moto.
     import moto_capacity  # type: ignore[no-redef]
     import moto_pages  # type: ignore[no-redef]
+    import moto_receive  # type: ignore[no-redef]
     import persistence  # type: ignore[no-redef]
 
 # The shapes of the moto methods this module replaces; any other shape (a moto upgrade) leaves
@@ -79,6 +81,7 @@ def install() -> list[str]:
         ("clock", _fix_sqs_clock),
         ("responses", moto_pages.fix_responses),
         ("capacity", moto_capacity.fix_query_capacity),
+        ("receive", moto_receive.fix_sqs_receive),
     )
     return [name for name, fix in fixes if fix()]
 
@@ -295,7 +298,7 @@ def _fix_sqs_clock() -> bool:
 # The moto release these fixes were checked against (pyproject pins it); on any other the
 # server still starts, as plain moto, with a warning.
 CHECKED_MOTO_VERSION = "5.2.5"
-ALL_FIXES = ("query", "retention", "clock", "responses")
+ALL_FIXES = ("query", "retention", "clock", "responses", "receive")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
