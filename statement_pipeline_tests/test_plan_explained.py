@@ -94,3 +94,15 @@ def test_impossible_plans_are_refused_saying_why(call, message: str) -> None:
 
 def test_one_statement_is_a_plan() -> None:
     assert cp.plan_import(1, cp.Table(1, 1, "idle"), item_bytes=100).units == 1
+
+
+def test_a_provisioned_table_given_no_rcu_is_explained_and_read_at_dynamodbs_minimum() -> None:
+    plan = cp.plan_import(3_000, cp.Table(100, None, "spent"), item_bytes=4_096)
+    # 3,000 items of one 4 KB read unit each, no burst left, 80% of DynamoDB's minimum of
+    # 1 RCU: 3,000 / 0.8 = 3,750 s.
+    assert plan.read_seconds == pytest.approx(3_750)
+    lines = cp.explain(plan, item_bytes_measured=False)
+    assert (
+        lines[0] == "capacity plan: 3,000 statements into a table of 100 WCU / 1 RCU, burst spent"
+    )
+    assert ", the read burst (spent), then 80% of 1 RCU = 1 units/s: " in lines[6]

@@ -85,6 +85,11 @@ class Table:
         return self.wcu is None
 
     @property
+    def sustained_rcu(self) -> int:
+        """The provisioned read rate: DynamoDB's minimum of 1 when none is given."""
+        return max(1, self.rcu or 0)
+
+    @property
     def partitions(self) -> int:
         if self.wcu is None:
             return ON_DEMAND_NEW_TABLE_WCU // PARTITION_WCU
@@ -181,7 +186,7 @@ def read_seconds(read_units: float, table: Table, share: float = DEFAULT_READ_SH
     parallel): the read burst at the table's read ceiling, then `share` of its read rate."""
     if table.on_demand:
         return read_units / table.read_ceiling
-    rcu = float(table.rcu or 1)
+    rcu = float(table.sustained_rcu)
     # Reads are idle during the load, so their own burst is saved up unless it was spent.
     burst = BURST_SECONDS * rcu if table.burst == "idle" else 0.0
     fast, paced = table.read_ceiling, share * rcu
@@ -250,7 +255,7 @@ def explain(p: ImportPlan, *, item_bytes_measured: bool) -> list[str]:
     """The plan as lines of text, each with its arithmetic."""
     t = p.table
     source = "a sample item built like the loader's" if item_bytes_measured else "given"
-    kind = "on demand (a new table)" if t.on_demand else f"{t.wcu:,} WCU / {t.rcu or 0:,} RCU"
+    kind = "on demand (a new table)" if t.on_demand else f"{t.wcu:,} WCU / {t.sustained_rcu:,} RCU"
     burst = "" if t.on_demand else f", burst {t.burst}"
     lines = [
         f"capacity plan: {p.records:,} statements into a table of {kind}{burst}",
@@ -277,8 +282,8 @@ def explain(p: ImportPlan, *, item_bytes_measured: bool) -> list[str]:
     pace = (
         "at the table's read ceiling"
         if t.on_demand
-        else f"the read burst ({t.burst}), then {p.read_share:.0%} of {t.rcu or 0:,} RCU = "
-        f"{p.read_share * (t.rcu or 0):,.0f} units/s"
+        else f"the read burst ({t.burst}), then {p.read_share:.0%} of {t.sustained_rcu:,} RCU = "
+        f"{p.read_share * t.sustained_rcu:,.0f} units/s"
     )
     lines.append(
         f"read-back       {READ_BACKS} x {p.records:,} x {p.item_bytes} bytes / 4 KB = "
