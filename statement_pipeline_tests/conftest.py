@@ -84,8 +84,10 @@ def aws() -> Iterator[None]:
 def local_aws_server() -> Iterator[LocalAws]:
     """One moto server in its own process for the session (reset by `moto_endpoint`).
 
-    Plain moto, as shipped, without the embedded local AWS's speed-ups: the tests must hold
-    against the emulator anyone else would point the pipeline at.
+    moto's own code, without the embedded local AWS's speed-ups: the tests must hold against
+    the emulator anyone else would point the pipeline at. Only its SQS receive race is fixed
+    (`moto_receive.py`): it hands one message to two loaders receiving at the same instant,
+    which SQS does not, and the tests that count the loaders' writes would count it twice.
     """
     with LocalAws(speedups=False) as server:
         yield server

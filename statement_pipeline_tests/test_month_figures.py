@@ -116,9 +116,7 @@ def test_each_month_reports_its_own_writes_when_another_runs_loaders_wrote_them(
             result = dg.materialize(
                 everything,
                 partition_key=month,
-                # One loader: this test counts the loaders' writes exactly, and plain moto's
-                # SQS can hand one message to two loaders receiving at the same instant.
-                resources=scenarios.resources(records_per_message=40, loaders=1),
+                resources=scenarios.resources(records_per_message=40),
                 instance=instance,
                 selection=selection,
             )

@@ -543,3 +543,12 @@ def test_a_long_poll_still_waits_for_a_message_sent_during_it(
     poll.join()
     assert got == ["late"]
     assert backend.receive_message("later", 10, 0, 30) == []
+
+
+def test_install_applies_only_the_fixes_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    _undo_after_test(monkeypatch)
+    query, receive = Table.query, SQSBackend.receive_message
+    # What a local AWS without the speed-ups runs: moto's own code but for the receive race.
+    assert moto_speedups.install(only=["receive"]) == ["receive"]
+    assert Table.query is query
+    assert SQSBackend.receive_message is not receive

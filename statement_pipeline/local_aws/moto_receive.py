@@ -18,6 +18,9 @@ import threading
 import time
 from typing import Any
 
+# The fix's name in `moto_speedups.install`. It corrects what moto gets wrong rather than what
+# it does slowly, so a server run without the speed-ups has it too (`server.LocalAws`).
+NAME = "receive"
 # Set on the wrapped method: installing again is then a no-op.
 _MARK = "_statement_pipeline_receive"
 _RECEIVE_PARAMETERS = (

@@ -2,28 +2,23 @@
 
 moto 5 spends time that grows with the square of the data in two places this pipeline uses:
 
-- DynamoDB `Query` sorts every item of the table on every call, then walks the queried
-  partition from its start to the page's ExclusiveStartKey. Counting a month of 23,300
-  statements (9 pages of 1 MB) costs seconds; 233,000 statements (77 pages) over ten minutes.
+- DynamoDB `Query` sorts every item of the table on every call, then walks the partition to
+  the page's ExclusiveStartKey: 233,000 statements (77 pages) took over ten minutes to count.
   For the plain case (key equality on the table itself: no index, no sort key condition, no
   legacy QueryFilter) the page is taken from the partition's items sorted once, kept until the
-  table's next write, and found by bisection. It is built exactly as moto builds it (Limit,
-  moto's 1 MB page size, LastEvaluatedKey, ScanIndexForward, FilterExpression after the page,
-  projection); every other query runs moto's own code.
-- SQS `ReceiveMessage` checks each message's retention period by computing all of the queue's
-  attributes, approximate message counts included, each a pass over the whole queue. The
-  retention period is read directly instead. Sends and receives still pass over the queue,
-  asking each message whether it is visible; moto's SQS clock (seconds since the epoch,
-  derived from a datetime on every call) is read from `time.time()` instead, 10x cheaper.
-- DynamoDB responses go through moto's model-driven serializer, value by value: see
-  `moto_pages.py`, the fourth fix, kept in a file of its own; `moto_capacity.py`, the fifth,
-  makes a Query page report the read units DynamoDB would charge for it; `moto_receive.py`, the
-  sixth, hands a received SQS message to one receiver only, as SQS does.
+  table's next write, and found by bisection, built exactly as moto builds it (Limit, 1 MB
+  pages, LastEvaluatedKey, ScanIndexForward, FilterExpression, projection); every other
+  query runs moto's own code.
+- SQS `ReceiveMessage` computes all of the queue's attributes, each a pass over the queue, to
+  check each message's retention period: it is read directly instead; moto's SQS clock is
+  read from `time.time()`, 10x cheaper than through datetimes.
+- Files of their own: `moto_pages.py` (responses serialized without moto's value-by-value
+  serializer), `moto_capacity.py` (a Query page reports the read units DynamoDB charges) and
+  `moto_receive.py` (a received SQS message goes to one receiver only, as on SQS).
 
-The emulator, not the pipeline, would otherwise dominate every measurement at scale. Importing
-this module changes nothing; `install()` patches moto in the current process, and running this
-file as a script runs a moto server with the fixes (standard library and moto only, so the
-server starts without Dagster).
+Importing this module changes nothing; `install()` patches moto in the current process, and
+running this file as a script runs a moto server with the fixes (standard library and moto
+only, so the server starts without Dagster).
 """
 
 from __future__ import annotations
@@ -32,7 +27,7 @@ import os
 import sys
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,17 +68,18 @@ _NOT_PLAIN = object()
 T = TypeVar("T")
 
 
-def install() -> list[str]:
-    """Patch moto in this process; returns the fixes applied (none if moto's code differs)."""
+def install(only: Collection[str] | None = None) -> list[str]:
+    """Patch moto in this process (only the fixes named in `only`, if given); returns the fixes
+    applied (none if moto's code differs)."""
     fixes = (
         ("query", _fix_query),
         ("retention", _fix_retention),
         ("clock", _fix_sqs_clock),
         ("responses", moto_pages.fix_responses),
         ("capacity", moto_capacity.fix_query_capacity),
-        ("receive", moto_receive.fix_sqs_receive),
+        (moto_receive.NAME, moto_receive.fix_sqs_receive),
     )
-    return [name for name, fix in fixes if fix()]
+    return [name for name, fix in fixes if (only is None or name in only) and fix()]
 
 
 def _order(value: Any) -> Any:
@@ -298,25 +294,29 @@ def _fix_sqs_clock() -> bool:
 # The moto release these fixes were checked against (pyproject pins it); on any other the
 # server still starts, as plain moto, with a warning.
 CHECKED_MOTO_VERSION = "5.2.5"
-ALL_FIXES = ("query", "retention", "clock", "responses", "receive")
+ALL_FIXES = ("query", "retention", "clock", "responses", "capacity", moto_receive.NAME)
+
+
+def _option(args: list[str], flag: str) -> str | None:
+    """The value of `flag` in `args`, both taken out of them (None if absent)."""
+    if flag not in args:
+        return None
+    at = args.index(flag)
+    del args[at]
+    return args.pop(at)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run moto's server (the arguments of `python -m moto.server`) with the fixes.
-
-    `--state-file PATH` also loads the server's contents from PATH when it starts and saves
-    them there when it stops (`persistence.py`).
-    """
+    """Run moto's server (`python -m moto.server`'s arguments) with the fixes; `--state-file
+    PATH` keeps its contents in PATH across a stop and a start (`persistence.py`), and
+    `--only NAME[,NAME...]` applies only the fixes named."""
     import moto
     from moto import server
 
     args = list(argv if argv is not None else sys.argv[1:])
-    state_file = None
-    if "--state-file" in args:
-        at = args.index("--state-file")
-        state_file = Path(args[at + 1])
-        del args[at : at + 2]
-
+    keep, only = _option(args, "--state-file"), _option(args, "--only")
+    state_file = Path(keep) if keep else None
+    wanted = tuple(only.split(",")) if only else None
     if moto.__version__ != CHECKED_MOTO_VERSION:
         print(
             f"warning: moto {moto.__version__} is not {CHECKED_MOTO_VERSION}, the version the "
@@ -324,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             file=sys.stderr,
         )
     else:
-        missing = sorted(set(ALL_FIXES) - set(install()))
+        missing = sorted(set(wanted or ALL_FIXES) - set(install(wanted)))
         if missing:
             print(
                 f"warning: moto's code differs; speed-ups not applied: {missing}", file=sys.stderr

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from statement_pipeline.local_aws import moto_receive
 from statement_pipeline.supervision.service import Service, free_port
 
 DEFAULT_HOST = "127.0.0.1"
@@ -68,9 +69,10 @@ class LocalAws:
         self.host = host
         self.port = port or free_port(host)
         # Without the speedups, moto's Query and ReceiveMessage cost grows with the square of
-        # the data (see moto_speedups.py and moto_pages.py); `speedups=False` runs moto
-        # exactly as shipped (and cannot keep a state file).
-        server = [MOTO_SERVER_SCRIPT] if speedups else ["-m", "moto.server"]
+        # the data (see moto_speedups.py and moto_pages.py); `speedups=False` runs moto's own
+        # code but for its SQS receive race (moto_receive.py), and cannot keep a state file.
+        only = [] if speedups else ["--only", moto_receive.NAME]
+        server = [MOTO_SERVER_SCRIPT, *only]
         keep = ["--state-file", str(state_file)] if state_file is not None and speedups else []
         self.service = Service(
             "local-aws",
