@@ -110,7 +110,8 @@ def make_month(records: int, files: int, data_seed: int, quirks: bool = False) -
     )
 
 
-# Set by --stock-emulator: moto exactly as shipped (without local_aws/moto_speedups.py).
+# Set by --stock-emulator: moto's own code, without local_aws/moto_speedups.py's speed-ups
+# (only its SQS receive race is fixed).
 SPEEDUPS = {"on": True}
 
 
@@ -289,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--stock-emulator",
         action="store_true",
-        help="moto exactly as shipped (without local_aws/moto_speedups.py; slow at scale)",
+        help="moto's own code, without local_aws/moto_speedups.py's speed-ups (slow at scale)",
     )
     args = parser.parse_args(argv)
     SPEEDUPS["on"] = not args.stock_emulator
@@ -299,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"statement_pipeline import benchmark: {args.records:,} records of {MONTH}, sample "
         f"data seed {data_seed}, moto {moto_version} server "
-        f"({'as shipped' if args.stock_emulator else 'with moto_speedups'}), "
+        f"({'without speed-ups' if args.stock_emulator else 'with moto_speedups'}), "
         f"{os.cpu_count()} CPUs",
         flush=True,
     )

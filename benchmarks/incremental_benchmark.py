@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=23_300)
     parser.add_argument("--data-seed", type=int, default=None)
-    parser.add_argument("--stock-emulator", action="store_true", help="plain moto")
+    parser.add_argument("--stock-emulator", action="store_true", help="moto without the speed-ups")
     parser.add_argument(
         "--wcu",
         type=int,
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     seed = args.data_seed if args.data_seed is not None else random.randrange(1 << 30)
-    where = "plain moto" if args.stock_emulator else "the embedded local AWS"
+    where = "moto without the speed-ups" if args.stock_emulator else "the embedded local AWS"
     if args.wcu:
         where += f", DynamoDB through the capacity model ({args.wcu} WCU/RCU, idle)"
     print(
