@@ -117,7 +117,11 @@ def test_the_asset_page_shows_the_months_counts_and_passing_checks(
 ) -> None:
     from playwright import sync_api
 
-    expect = sync_api.expect
+    # Assertions wait as long as actions: on a loaded CI machine the partition's detail panel
+    # took more than Playwright's default 5 s to load. An instance of its own leaves the
+    # module-wide `expect` as it is.
+    expect = sync_api.Expect()
+    expect.set_options(timeout=UI_TIMEOUT_MS)
     screenshot = tmp_path / "asset-page.png"
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
