@@ -93,7 +93,9 @@ class Table:
     def partitions(self) -> int:
         if self.wcu is None:
             return ON_DEMAND_NEW_TABLE_WCU // PARTITION_WCU
-        return max(1, math.ceil(self.wcu / PARTITION_WCU), math.ceil((self.rcu or 0) / 3000))
+        # At least one: the read side counts DynamoDB's minimum of 1 RCU.
+        reads = math.ceil(self.sustained_rcu / PARTITION_RCU)
+        return max(math.ceil(self.wcu / PARTITION_WCU), reads)
 
     @property
     def write_ceiling(self) -> float:
